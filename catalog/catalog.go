@@ -1,0 +1,371 @@
+// Package catalog holds every known comic in memory, fills itself from the
+// store and the upstream, and picks random comics without any I/O once warm.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/xkcdapp/xkcdapp/xkcd"
+)
+
+// ErrNotFound means the comic does not exist: out of range, 404, or
+// unknown to upstream.
+var ErrNotFound = errors.New("catalog: no such comic")
+
+// ErrUnavailable means the comic may exist but is neither cached nor
+// fetchable right now (the upstream is down).
+var ErrUnavailable = errors.New("catalog: comic unavailable")
+
+// Upstream is where comics come from; *xkcd.Client is one.
+type Upstream interface {
+	Latest(ctx context.Context) (xkcd.Comic, error)
+	Comic(ctx context.Context, n int) (xkcd.Comic, error)
+}
+
+// Store is where fetched comics are kept across restarts.
+type Store interface {
+	Comics(ctx context.Context) ([]xkcd.Comic, error)
+	PutComic(ctx context.Context, c xkcd.Comic) error
+}
+
+// Catalog is safe for concurrent use.
+type Catalog struct {
+	upstream Upstream
+	store    Store
+	log      *slog.Logger
+	fetches  singleflight.Group
+	// fetchTimeout bounds a fetch a visitor waits for.
+	fetchTimeout time.Duration
+	// concurrency bounds parallel upstream fetches while backfilling.
+	concurrency int
+
+	mu       sync.RWMutex
+	byNum    map[int]*xkcd.Comic
+	nums     []int // cached comic numbers, for uniform random picks
+	latest   int   // newest comic number upstream has, 0 when unknown
+	missing  map[int]time.Time
+	lastSync Sync
+}
+
+// Sync describes the last time the catalog asked upstream for the latest.
+type Sync struct {
+	At  time.Time
+	Err error
+}
+
+// Option changes a Catalog's defaults.
+type Option func(*Catalog)
+
+// WithFetchTimeout bounds how long a visitor waits on an upstream fetch.
+func WithFetchTimeout(d time.Duration) Option { return func(c *Catalog) { c.fetchTimeout = d } }
+
+// WithConcurrency bounds the parallel fetches of a backfill.
+func WithConcurrency(n int) Option { return func(c *Catalog) { c.concurrency = max(n, 1) } }
+
+// New returns an empty catalog; call Load to fill it from the store.
+func New(upstream Upstream, store Store, log *slog.Logger, opts ...Option) *Catalog {
+	c := &Catalog{
+		upstream:     upstream,
+		store:        store,
+		log:          log,
+		fetchTimeout: 5 * time.Second,
+		concurrency:  4,
+		byNum:        make(map[int]*xkcd.Comic),
+		missing:      make(map[int]time.Time),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// Load reads every stored comic into memory.
+func (c *Catalog) Load(ctx context.Context) error {
+	comics, err := c.store.Comics(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: load: %w", err)
+	}
+	for i := range comics {
+		c.add(&comics[i])
+	}
+	return nil
+}
+
+func (c *Catalog) add(comic *xkcd.Comic) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byNum[comic.Num]; !ok {
+		c.nums = append(c.nums, comic.Num)
+	}
+	c.byNum[comic.Num] = comic
+	c.latest = max(c.latest, comic.Num)
+}
+
+// Status is a snapshot of how complete the catalog is.
+type Status struct {
+	Cached   int  // comics in memory
+	Latest   int  // newest known number, 0 when unknown
+	Complete bool // every comic up to Latest is cached
+	LastSync Sync
+}
+
+// Status reports how complete the catalog is.
+func (c *Catalog) Status() Status {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return Status{
+		Cached:   len(c.nums),
+		Latest:   c.latest,
+		Complete: c.complete(),
+		LastSync: c.lastSync,
+	}
+}
+
+// complete reports whether every comic up to latest is cached; c.mu is held.
+func (c *Catalog) complete() bool {
+	want := c.latest
+	if want >= xkcd.Missing {
+		want--
+	}
+	return c.latest > 0 && len(c.nums) >= want
+}
+
+// Latest returns the newest comic, fetching it when nothing is known yet.
+func (c *Catalog) Latest(ctx context.Context) (*xkcd.Comic, error) {
+	c.mu.RLock()
+	latest := c.latest
+	c.mu.RUnlock()
+	if latest == 0 {
+		if err := c.RefreshLatest(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		c.mu.RLock()
+		latest = c.latest
+		c.mu.RUnlock()
+	}
+	return c.Comic(ctx, latest)
+}
+
+// Cached returns comic n when it is in memory, without any I/O.
+func (c *Catalog) Cached(n int) (*xkcd.Comic, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	comic, ok := c.byNum[n]
+	return comic, ok
+}
+
+// missingTTL is how long an upstream 404 is believed before asking again.
+const missingTTL = time.Minute
+
+// Comic returns comic n from memory, or fetches it once for every
+// concurrent caller. Numbers far beyond the latest are refused without a
+// call: only the next comic can have appeared since the last sync.
+func (c *Catalog) Comic(ctx context.Context, n int) (*xkcd.Comic, error) {
+	if n < 1 || n == xkcd.Missing {
+		return nil, ErrNotFound
+	}
+	c.mu.RLock()
+	comic, ok := c.byNum[n]
+	latest := c.latest
+	missingAt, missing := c.missing[n]
+	c.mu.RUnlock()
+	switch {
+	case ok:
+		return comic, nil
+	case latest > 0 && n > latest+1:
+		return nil, ErrNotFound
+	case missing && time.Since(missingAt) < missingTTL:
+		return nil, ErrNotFound
+	}
+	return c.fetch(ctx, n)
+}
+
+// fetch asks upstream for comic n once, however many callers want it, and
+// stores it. The fetch outlives a caller that gives up, so that the next
+// caller finds the comic cached.
+func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
+	ch := c.fetches.DoChan(strconv.Itoa(n), func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
+		defer cancel()
+		comic, err := c.upstream.Comic(fctx, n)
+		if errors.Is(err, xkcd.ErrNotFound) {
+			c.mu.Lock()
+			c.missing[n] = time.Now()
+			c.mu.Unlock()
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if err := c.store.PutComic(fctx, comic); err != nil {
+			// Serve it anyway; the next sync stores it.
+			c.log.Warn("comic fetched but not stored", "num", n, "err", err)
+		}
+		c.add(&comic)
+		return &comic, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*xkcd.Comic), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// Random returns a comic picked uniformly from the whole catalog. Once the
+// catalog is complete it does no I/O. Before that, a pick that is not cached
+// yet is fetched; if that fails, a cached comic is picked instead.
+func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
+	c.mu.RLock()
+	latest, complete, cached := c.latest, c.complete(), len(c.nums)
+	var pick *xkcd.Comic
+	if cached > 0 {
+		pick = c.byNum[c.nums[rand.IntN(cached)]]
+	}
+	c.mu.RUnlock()
+	if complete || (latest == 0 && pick != nil) {
+		return pick, nil
+	}
+	if latest == 0 {
+		if err := c.RefreshLatest(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		c.mu.RLock()
+		latest = c.latest
+		c.mu.RUnlock()
+	}
+	n := 1 + rand.IntN(latest)
+	if n == xkcd.Missing {
+		n = latest
+	}
+	comic, err := c.Comic(ctx, n)
+	if err == nil {
+		return comic, nil
+	}
+	if pick != nil {
+		return pick, nil
+	}
+	return nil, err
+}
+
+// RefreshLatest asks upstream for the newest comic and caches it.
+func (c *Catalog) RefreshLatest(ctx context.Context) error {
+	_, err, _ := c.fetches.Do("latest", func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
+		defer cancel()
+		comic, err := c.upstream.Latest(fctx)
+		c.mu.Lock()
+		c.lastSync = Sync{At: time.Now(), Err: err}
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := c.Cached(comic.Num); !ok {
+			if err := c.store.PutComic(fctx, comic); err != nil {
+				c.log.Warn("latest comic fetched but not stored", "num", comic.Num, "err", err)
+			}
+		}
+		c.add(&comic)
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: latest: %w", err)
+	}
+	return nil
+}
+
+// Progress is told how far a backfill has got.
+type Progress func(done, total int)
+
+// Backfill learns the latest comic and fetches every comic missing from
+// the cache, a few at a time. Comics that fail are logged and left for the
+// next run; the error reports how many.
+func (c *Catalog) Backfill(ctx context.Context, progress Progress) error {
+	if err := c.RefreshLatest(ctx); err != nil {
+		return err
+	}
+	c.mu.RLock()
+	var todo []int
+	for n := 1; n <= c.latest; n++ {
+		if _, ok := c.byNum[n]; !ok && n != xkcd.Missing {
+			todo = append(todo, n)
+		}
+	}
+	c.mu.RUnlock()
+
+	var (
+		mu     sync.Mutex
+		done   int
+		failed int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for _, n := range todo {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			_, err := c.fetch(gctx, n)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				failed++
+				c.log.Warn("backfill: comic not fetched", "num", n, "err", err)
+			}
+			if progress != nil {
+				progress(done, len(todo))
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("catalog: backfill: %w", err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("catalog: backfill: %d of %d comics not fetched", failed, len(todo))
+	}
+	return nil
+}
+
+// Run keeps the catalog in step with upstream until ctx ends: a backfill
+// now, then every interval, sooner after a failure.
+func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
+	wait := time.Duration(0)
+	retry := 30 * time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		start := time.Now()
+		err := c.Backfill(ctx, nil)
+		st := c.Status()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			c.log.Warn("catalog sync failed", "err", err, "cached", st.Cached, "latest", st.Latest, "retry_in", retry)
+			wait = retry
+			retry = min(2*retry, interval)
+		default:
+			c.log.Info("catalog synced", "cached", st.Cached, "latest", st.Latest, "took", time.Since(start).Round(time.Millisecond))
+			wait, retry = interval, 30*time.Second
+		}
+	}
+}

@@ -1,0 +1,20 @@
+// Command xkcdapp serves xkcd comics: a random one per visit, swapped in
+// place with htmx, every view counted.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "xkcdapp:", err)
+		os.Exit(1)
+	}
+}

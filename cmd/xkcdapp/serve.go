@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/config"
+	"github.com/xkcdapp/xkcdapp/counter"
+	"github.com/xkcdapp/xkcdapp/handlers"
+)
+
+// shutdownTimeout fits inside Fargate's 30 s between SIGTERM and SIGKILL.
+const shutdownTimeout = 25 * time.Second
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	log.Info("starting", "version", buildVersion(), "addr", cfg.Addr, "upstream", cfg.XKCDBaseURL)
+	db, dbKind, err := openStore(ctx, cfg, log, cfg.Migrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	cat := catalog.New(upstreamClient(cfg), db, log)
+	if err := cat.Load(ctx); err != nil {
+		log.Warn("comic cache not loaded; comics will be fetched on demand", "err", err)
+	}
+	st := cat.Status()
+	log.Info("comic cache loaded", "cached", st.Cached, "latest", st.Latest)
+
+	views := counter.New(db, log)
+
+	sessionStore := memstore.NewWithCleanupInterval(time.Minute)
+	defer sessionStore.StopCleanup()
+	sessions := scs.New()
+	sessions.Store = sessionStore
+	sessions.Cookie.Name = "xkcdapp_session"
+	sessions.Cookie.HttpOnly = true
+	sessions.Cookie.SameSite = http.SameSiteLaxMode
+	sessions.Lifetime = 30 * 24 * time.Hour
+	sessions.IdleTimeout = 7 * 24 * time.Hour
+
+	srv := &http.Server{
+		Handler: handlers.New(handlers.Deps{
+			Catalog:      cat,
+			Counter:      views,
+			Rankings:     db,
+			Sessions:     sessions,
+			Log:          log,
+			DatabaseKind: dbKind,
+			SessionKind:  "memory",
+			ImageOrigins: imageOrigins(cfg.XKCDBaseURL),
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second, // longer than the ALB's 60 s
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		cat.Run(syncCtx, cfg.SyncInterval)
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		stopSync()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	stopSync()
+	<-synced
+	// Every handler has returned, so no view can arrive after this flush.
+	if err := views.Close(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush views: %w", err))
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// imageOrigins are where comic images come from: xkcd's image host, and
+// the upstream itself when it is not xkcd.com (a mirror, or a test fake).
+func imageOrigins(upstream string) []string {
+	origins := []string{"https://imgs.xkcd.com"}
+	if u, err := url.Parse(upstream); err == nil && u.Host != "xkcd.com" {
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins
+}

@@ -1,0 +1,161 @@
+// Package config reads the app's settings from the environment, with a
+// command-line flag mirroring each variable; a flag wins over its variable.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting the app reads.
+type Config struct {
+	Addr         string
+	DatabaseURL  string // "" means the embedded in-memory store
+	DBMaxConns   int32
+	XKCDBaseURL  string
+	LogLevel     slog.Level
+	LogFormat    string // "json" or "text"
+	Migrate      bool   // apply migrations when serve starts
+	SyncInterval time.Duration
+}
+
+// setting is one environment variable and its flag.
+type setting struct {
+	env, flag, def, usage string
+	value             *string
+}
+
+// Load parses args (without the program and subcommand names) over getenv.
+// A bad value is an error that names the variable.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	settings := []*setting{
+		{env: "ADDR", flag: "addr", def: ":8000", usage: "address to listen on"},
+		{env: "DATABASE_URL", flag: "database-url", usage: "Postgres URL; empty: the DATABASE_* parts, or none at all for the in-memory store"},
+		{env: "DATABASE_HOST", flag: "database-host", usage: "Postgres host, when DATABASE_URL is empty"},
+		{env: "DATABASE_PORT", flag: "database-port", def: "5432", usage: "Postgres port"},
+		{env: "DATABASE_NAME", flag: "database-name", def: "xkcdapp", usage: "Postgres database"},
+		{env: "DATABASE_USER", flag: "database-user", def: "xkcdapp", usage: "Postgres user"},
+		{env: "DATABASE_PASSWORD", flag: "database-password", usage: "Postgres password (prefer the environment to a flag)"},
+		{env: "DATABASE_MAX_CONNS", flag: "database-max-conns", def: "10", usage: "most Postgres connections held"},
+		{env: "XKCD_BASE_URL", flag: "xkcd-base-url", def: "https://xkcd.com", usage: "the xkcd JSON API"},
+		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error"},
+		{env: "LOG_FORMAT", flag: "log-format", def: "json", usage: "json or text"},
+		{env: "MIGRATE", flag: "migrate", def: "true", usage: "apply database migrations when serve starts"},
+		{env: "SYNC_INTERVAL", flag: "sync-interval", def: "15m", usage: "how often to look for new comics"},
+	}
+	byEnv := make(map[string]*setting)
+	for _, s := range settings {
+		def := s.def
+		if v := strings.TrimSpace(getenv(s.env)); v != "" {
+			def = v
+		}
+		s.value = fs.String(s.flag, def, s.usage+" ("+s.env+")")
+		byEnv[s.env] = s
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	get := func(env string) string { return strings.TrimSpace(*byEnv[env].value) }
+
+	var cfg Config
+	var errs []error
+	bad := func(env, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s (-%s): %s", env, byEnv[env].flag, fmt.Sprintf(format, a...)))
+	}
+
+	cfg.Addr = get("ADDR")
+	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil {
+		bad("ADDR", "%q is not host:port (e.g. :8000)", cfg.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("ADDR", "%q has no valid port", cfg.Addr)
+	}
+
+	dbURL, err := databaseURL(get)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.DatabaseURL = dbURL
+	if n, err := strconv.Atoi(get("DATABASE_MAX_CONNS")); err != nil || n < 1 || n > 1000 {
+		bad("DATABASE_MAX_CONNS", "%q is not a number from 1 to 1000", get("DATABASE_MAX_CONNS"))
+	} else {
+		cfg.DBMaxConns = int32(n)
+	}
+
+	cfg.XKCDBaseURL = strings.TrimRight(get("XKCD_BASE_URL"), "/")
+	if u, err := url.Parse(cfg.XKCDBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("XKCD_BASE_URL", "%q is not an http(s) URL", cfg.XKCDBaseURL)
+	}
+
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		bad("LOG_LEVEL", "%q is not debug, info, warn or error", get("LOG_LEVEL"))
+	}
+	switch cfg.LogFormat = strings.ToLower(get("LOG_FORMAT")); cfg.LogFormat {
+	case "json", "text":
+	default:
+		bad("LOG_FORMAT", "%q is not json or text", get("LOG_FORMAT"))
+	}
+
+	if cfg.Migrate, err = strconv.ParseBool(get("MIGRATE")); err != nil {
+		bad("MIGRATE", "%q is not true or false", get("MIGRATE"))
+	}
+	if cfg.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL")); err != nil || cfg.SyncInterval < time.Minute {
+		bad("SYNC_INTERVAL", "%q is not a duration of at least 1m (e.g. 15m)", get("SYNC_INTERVAL"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// databaseURL is DATABASE_URL, or one built from the tutorial's parts when
+// DATABASE_HOST is set, or "" for the in-memory store.
+func databaseURL(get func(string) string) (string, error) {
+	if raw := get("DATABASE_URL"); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			// The URL may hold a password: never echo it.
+			return "", errors.New("DATABASE_URL (-database-url): not a postgres:// URL")
+		}
+		return raw, nil
+	}
+	host := get("DATABASE_HOST")
+	if host == "" {
+		return "", nil
+	}
+	port := get("DATABASE_PORT")
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("DATABASE_PORT (-database-port): %q is not a port number", port)
+	}
+	u := url.URL{
+		Scheme: "postgres",
+		Host:   net.JoinHostPort(host, port),
+		Path:   "/" + get("DATABASE_NAME"),
+	}
+	if pw := get("DATABASE_PASSWORD"); pw != "" {
+		u.User = url.UserPassword(get("DATABASE_USER"), pw)
+	} else {
+		u.User = url.User(get("DATABASE_USER"))
+	}
+	return u.String(), nil
+}
+
+// Redacted returns a database URL safe to log: the password is masked and
+// the query, which may carry one too, is dropped.
+func Redacted(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.RawQuery = ""
+	return u.Redacted()
+}

@@ -1,0 +1,111 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/views"
+	"github.com/xkcdapp/xkcdapp/xkcd"
+)
+
+// home shows a random comic as a full page.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+	comic, err := s.catalog.Random(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.showComic(w, r, comic)
+}
+
+// random swaps in a random comic for htmx, and without JavaScript sends
+// the browser to the comic's permalink.
+func (s *Server) random(w http.ResponseWriter, r *http.Request) error {
+	comic, err := s.catalog.Random(r.Context())
+	if err != nil {
+		return err
+	}
+	if !isFragment(r) {
+		return seeOther(w, r, comic.Num)
+	}
+	return s.showComic(w, r, comic)
+}
+
+// latest is random's twin for the newest comic.
+func (s *Server) latest(w http.ResponseWriter, r *http.Request) error {
+	comic, err := s.catalog.Latest(r.Context())
+	if err != nil {
+		return err
+	}
+	if !isFragment(r) {
+		return seeOther(w, r, comic.Num)
+	}
+	return s.showComic(w, r, comic)
+}
+
+// comic is the permalink /comic/{num}.
+func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
+	n, ok := parseNum(chi.URLParam(r, "num"))
+	if !ok {
+		return catalog.ErrNotFound
+	}
+	comic, err := s.catalog.Comic(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	return s.showComic(w, r, comic)
+}
+
+// showComic counts the view and writes the comic: a fragment for htmx
+// (with its permalink pushed into the address bar), a full page otherwise.
+func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
+	v := views.ComicView{Comic: comic, Latest: s.catalog.Status().Latest}
+	if countsAsView(r) {
+		n, err := s.counter.Record(r.Context(), comic.Num)
+		if err != nil {
+			// The page is still worth showing; it just goes without a count.
+			s.log.WarnContext(r.Context(), "view not counted", "num", comic.Num, "err", err)
+		}
+		v.Views = n
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "HX-Request")
+	h.Add("Vary", "HX-History-Restore-Request")
+	if isFragment(r) {
+		h.Set("HX-Push-Url", permalink(comic.Num))
+		s.render(w, r, http.StatusOK, views.ComicFragment(v))
+		return nil
+	}
+	s.render(w, r, http.StatusOK, views.ComicPage(v))
+	return nil
+}
+
+func seeOther(w http.ResponseWriter, r *http.Request, num int) error {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Add("Vary", "HX-Request")
+	http.Redirect(w, r, permalink(num), http.StatusSeeOther)
+	return nil
+}
+
+func permalink(num int) string { return "/comic/" + strconv.Itoa(num) }
+
+// maxNumDigits bounds a comic number; xkcd will not reach a million soon.
+const maxNumDigits = 6
+
+// parseNum accepts a comic number written as plain digits. Signs, spaces,
+// hex and absurd lengths are refused before strconv sees them.
+func parseNum(s string) (int, bool) {
+	if s == "" || len(s) > maxNumDigits {
+		return 0, false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0
+}

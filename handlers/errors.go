@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/views"
+)
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// badRequest is a client mistake with a message that names it.
+type badRequest string
+
+func (e badRequest) Error() string { return string(e) }
+
+var (
+	errNoPage = errors.New("no such page")
+	errMethod = errors.New("method not allowed")
+	// errCountsDown wraps a failure to read view counts from the store.
+	errCountsDown = errors.New("view counts unavailable")
+)
+
+// handle adapts a handlerFunc: the one place where errors become pages.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeProblem(w, r, err)
+		}
+	}
+}
+
+// problem maps an error to what the visitor is told.
+func problem(r *http.Request, err error) views.Problem {
+	var bad badRequest
+	switch {
+	case errors.As(err, &bad):
+		return views.Problem{Status: http.StatusBadRequest, Title: "That request is not right", Message: bad.Error()}
+	case errors.Is(err, catalog.ErrNotFound):
+		return views.Problem{Status: http.StatusNotFound, Title: "No such comic",
+			Message: "xkcd has no comic with that number. Comic numbers are whole numbers from 1 to the latest, and there never was a 404."}
+	case errors.Is(err, errNoPage):
+		return views.Problem{Status: http.StatusNotFound, Title: "Page not found",
+			Message: "There is nothing at this address."}
+	case errors.Is(err, errMethod):
+		return views.Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
+			Message: "This address only answers " + http.MethodGet + " requests."}
+	case errors.Is(err, catalog.ErrUnavailable):
+		return views.Problem{Status: http.StatusServiceUnavailable, Title: "xkcd is out of reach",
+			Message: "That comic is not in our cache and xkcd.com is not answering right now. Please try again in a moment.",
+			Retry:   r.URL.RequestURI()}
+	case errors.Is(err, errCountsDown):
+		return views.Problem{Status: http.StatusServiceUnavailable, Title: "The leaderboard is out of reach",
+			Message: "The view counts cannot be read right now. Comics are still being served and every view is still counted.",
+			Retry:   r.URL.RequestURI()}
+	default:
+		return views.Problem{Status: http.StatusInternalServerError, Title: "Something went wrong",
+			Message: "The error has been logged. Please try again."}
+	}
+}
+
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := problem(r, err)
+	switch {
+	case p.Status >= 500:
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "uri", r.URL.RequestURI(),
+			"status", p.Status, "err", err)
+	case p.Status != http.StatusNotFound:
+		s.log.InfoContext(r.Context(), "request refused", "method", r.Method, "uri", r.URL.RequestURI(),
+			"status", p.Status, "err", err)
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "HX-Request")
+	if p.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "30")
+	}
+	if p.Status == http.StatusMethodNotAllowed {
+		h.Set("Allow", http.MethodGet)
+	}
+	if isFragment(r) {
+		// Keep the comic on screen; show the problem in the notice above it.
+		h.Set("HX-Retarget", "#notice")
+		h.Set("HX-Reswap", "innerHTML")
+		s.render(w, r, p.Status, views.ProblemNotice(p))
+		return
+	}
+	s.render(w, r, p.Status, views.ProblemPage(p))
+}

@@ -1,0 +1,73 @@
+// Package handlers is the HTTP side of the app: routes, middleware, one
+// file per feature, and one place where errors become pages.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/store"
+	"github.com/xkcdapp/xkcdapp/xkcd"
+)
+
+// Catalog finds comics; *catalog.Catalog is one.
+type Catalog interface {
+	Comic(ctx context.Context, n int) (*xkcd.Comic, error)
+	Random(ctx context.Context) (*xkcd.Comic, error)
+	Latest(ctx context.Context) (*xkcd.Comic, error)
+	Cached(n int) (*xkcd.Comic, bool)
+	Status() catalog.Status
+}
+
+// Counter counts a view and returns the comic's new count.
+type Counter interface {
+	Record(ctx context.Context, num int) (int64, error)
+}
+
+// Rankings reads the most-viewed comics; both stores are one.
+type Rankings interface {
+	TopComics(ctx context.Context, limit int) ([]store.Count, error)
+	Ping(ctx context.Context) error
+}
+
+// Server holds what the handlers need. Build it with New.
+type Server struct {
+	catalog  Catalog
+	counter  Counter
+	rankings Rankings
+	sessions *scs.SessionManager
+	log      *slog.Logger
+	deps     Deps
+}
+
+// Deps is everything the handlers are given.
+type Deps struct {
+	Catalog  Catalog
+	Counter  Counter
+	Rankings Rankings
+	Sessions *scs.SessionManager
+	Log      *slog.Logger
+	// DatabaseKind and SessionKind name the backends for /readyz:
+	// "postgres" or "memory", "redis" or "memory".
+	DatabaseKind string
+	SessionKind  string
+	// ImageOrigins are the origins comic images may load from (CSP img-src).
+	ImageOrigins []string
+}
+
+// New returns the app's HTTP handler.
+func New(d Deps) http.Handler {
+	s := &Server{
+		catalog:  d.Catalog,
+		counter:  d.Counter,
+		rankings: d.Rankings,
+		sessions: d.Sessions,
+		log:      d.Log,
+		deps:     d,
+	}
+	return s.routes()
+}

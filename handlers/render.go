@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/a-h/templ"
+)
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render writes a component with status. It renders into a buffer first so
+// that a failed render becomes a clean 500, not half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer buffers.Put(buf)
+	if err := c.Render(r.Context(), buf); err != nil {
+		s.log.ErrorContext(r.Context(), "render failed", "method", r.Method, "uri", r.URL.RequestURI(), "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// isFragment reports whether htmx asked for a piece of a page. A history
+// restore is an htmx request too, but it wants the whole page.
+func isFragment(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
+}
+
+// countsAsView reports whether showing a comic for r is a view: a GET that
+// is neither a history restore nor a browser prefetch.
+func countsAsView(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Header.Get("HX-History-Restore-Request") == "true" {
+		return false
+	}
+	purpose := r.Header.Get("Sec-Purpose") + r.Header.Get("Purpose")
+	return !strings.Contains(purpose, "prefetch")
+}

@@ -1,0 +1,34 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/xkcdapp/xkcdapp/static"
+)
+
+// routes is every route and middleware chain, at a glance.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.deps.ImageOrigins))
+
+	// Probes stay outside the session middleware: the load balancer has no cookie.
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.With(middleware.Compress(5)).Handle(static.Prefix+"*", static.Handler())
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.sessions.LoadAndSave)
+		r.Get("/", s.handle(s.home))
+		r.Get("/random", s.handle(s.random))
+		r.Get("/latest", s.handle(s.latest))
+		r.Get("/comic/{num}", s.handle(s.comic))
+		r.Get("/leaderboard", s.handle(s.leaderboard))
+	})
+
+	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage }))
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
+	return r
+}
