@@ -55,6 +55,7 @@ type Catalog struct {
 	latest   int   // newest comic number upstream has, 0 when unknown
 	missing  map[int]time.Time
 	lastSync Sync
+	failedAt time.Time // last failed fetch, for Random to stop waiting on upstream
 }
 
 // Sync describes the last time the catalog asked upstream for the latest.
@@ -182,7 +183,13 @@ func (c *Catalog) Comic(ctx context.Context, n int) (*xkcd.Comic, error) {
 	switch {
 	case ok:
 		return comic, nil
-	case latest > 0 && n > latest+1:
+	case latest == 0:
+		// Learn the range first, so that no number is sent upstream blind.
+		if err := c.RefreshLatest(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return c.Comic(ctx, n)
+	case n > latest+1:
 		return nil, ErrNotFound
 	case missing && time.Since(missingAt) < missingTTL:
 		return nil, ErrNotFound
@@ -205,6 +212,9 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
+			c.mu.Lock()
+			c.failedAt = time.Now()
+			c.mu.Unlock()
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if err := c.store.PutComic(fctx, comic); err != nil {
@@ -227,7 +237,8 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 
 // Random returns a comic picked uniformly from the whole catalog. Once the
 // catalog is complete it does no I/O. Before that, a pick that is not cached
-// yet is fetched; if that fails, a cached comic is picked instead.
+// yet is fetched, briefly; if that fails, or upstream failed lately, a cached
+// comic is picked instead.
 func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	c.mu.RLock()
 	latest, complete, cached := c.latest, c.complete(), len(c.nums)
@@ -235,8 +246,9 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	if cached > 0 {
 		pick = c.byNum[c.nums[rand.IntN(cached)]]
 	}
+	upstreamFailing := time.Since(c.failedAt) < upstreamQuiet
 	c.mu.RUnlock()
-	if complete || (latest == 0 && pick != nil) {
+	if complete || (pick != nil && upstreamFailing) {
 		return pick, nil
 	}
 	if latest == 0 {
@@ -251,15 +263,36 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	if n == xkcd.Missing {
 		n = latest
 	}
+	if pick != nil {
+		// A visitor with a cached comic to see waits little on upstream; the
+		// fetch itself goes on and caches its comic for the next visitor.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, randomFetchBudget)
+		defer cancel()
+	}
 	comic, err := c.Comic(ctx, n)
 	if err == nil {
 		return comic, nil
+	}
+	if errors.Is(err, ErrUnavailable) {
+		// Too slow counts as down: the next visitors get cached comics.
+		c.mu.Lock()
+		c.failedAt = time.Now()
+		c.mu.Unlock()
 	}
 	if pick != nil {
 		return pick, nil
 	}
 	return nil, err
 }
+
+const (
+	// upstreamQuiet is how long Random stops asking upstream after a failure.
+	upstreamQuiet = 30 * time.Second
+	// randomFetchBudget is how long Random waits on upstream when it has a
+	// cached comic to fall back on.
+	randomFetchBudget = 500 * time.Millisecond
+)
 
 // RefreshLatest asks upstream for the newest comic and caches it.
 func (c *Catalog) RefreshLatest(ctx context.Context) error {
@@ -269,6 +302,9 @@ func (c *Catalog) RefreshLatest(ctx context.Context) error {
 		comic, err := c.upstream.Latest(fctx)
 		c.mu.Lock()
 		c.lastSync = Sync{At: time.Now(), Err: err}
+		if err != nil {
+			c.failedAt = c.lastSync.At
+		}
 		c.mu.Unlock()
 		if err != nil {
 			return nil, err

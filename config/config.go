@@ -30,7 +30,7 @@ type Config struct {
 // setting is one environment variable and its flag.
 type setting struct {
 	env, flag, def, usage string
-	value             *string
+	value                 *string
 }
 
 // Load parses args (without the program and subcommand names) over getenv.
@@ -55,11 +55,9 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	}
 	byEnv := make(map[string]*setting)
 	for _, s := range settings {
-		def := s.def
-		if v := strings.TrimSpace(getenv(s.env)); v != "" {
-			def = v
-		}
-		s.value = fs.String(s.flag, def, s.usage+" ("+s.env+")")
+		// The flag's default is the built-in one, never the environment's
+		// value: usage text must not print a password from the environment.
+		s.value = fs.String(s.flag, s.def, s.usage+" ("+s.env+")")
 		byEnv[s.env] = s
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,6 +65,13 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	flagged := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { flagged[f.Name] = true })
+	for _, s := range settings {
+		if v := strings.TrimSpace(getenv(s.env)); v != "" && !flagged[s.flag] {
+			*s.value = v
+		}
 	}
 	get := func(env string) string { return strings.TrimSpace(*byEnv[env].value) }
 

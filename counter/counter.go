@@ -32,6 +32,8 @@ type Counter struct {
 	done     chan struct{} // closed when the writer has stopped
 	stop     chan struct{} // closed by Close
 	stopOnce sync.Once
+	closing  sync.RWMutex // held for writing while Close marks closed
+	closed   bool
 
 	mu      sync.Mutex
 	held    map[int]int64 // views not yet written
@@ -75,17 +77,8 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 // held and the count returned is the last committed one plus what is held.
 func (c *Counter) Record(ctx context.Context, num int) (int64, error) {
 	req := request{num: num, reply: make(chan int64, 1)}
-	select {
-	case <-c.stop:
-		return 0, ErrClosed
-	default:
-	}
-	select {
-	case c.requests <- req:
-	case <-c.stop:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if err := c.enqueue(ctx, req); err != nil {
+		return 0, err
 	}
 	select {
 	case n := <-req.reply:
@@ -93,6 +86,23 @@ func (c *Counter) Record(ctx context.Context, num int) (int64, error) {
 	case <-ctx.Done():
 		// The view is still counted: it is in the batch already.
 		return 0, ctx.Err()
+	}
+}
+
+// enqueue hands req to the writer. Sends happen under the read lock that
+// Close takes for writing before it stops the writer, so every request
+// sent is one the writer drains and answers.
+func (c *Counter) enqueue(ctx context.Context, req request) error {
+	c.closing.RLock()
+	defer c.closing.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	select {
+	case c.requests <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -110,11 +120,16 @@ func (c *Counter) Held() int64 {
 // Close stops taking views, writes every pending and held view, and returns
 // when done or when ctx ends; views still held then are reported lost.
 func (c *Counter) Close(ctx context.Context) error {
-	c.stopOnce.Do(func() { close(c.stop) })
+	c.stopOnce.Do(func() {
+		c.closing.Lock()
+		c.closed = true
+		c.closing.Unlock()
+		close(c.stop)
+	})
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		return ctx.Err()
+		return c.lost(ctx)
 	}
 	for {
 		if c.flush(ctx, nil) {
@@ -122,12 +137,16 @@ func (c *Counter) Close(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			lost := c.Held()
-			c.log.Error("views lost at shutdown: database unreachable", "views", lost)
-			return errors.Join(ctx.Err(), errors.New("counter: views not written"))
+			return c.lost(ctx)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// lost reports the views Close could not write before ctx ended.
+func (c *Counter) lost(ctx context.Context) error {
+	c.log.Error("views lost at shutdown: the store did not take them in time", "views", c.Held())
+	return errors.Join(ctx.Err(), errors.New("counter: views not written"))
 }
 
 // write is the single writer: it takes whatever requests have queued up

@@ -47,9 +47,15 @@ func (s *Server) latest(w http.ResponseWriter, r *http.Request) error {
 
 // comic is the permalink /comic/{num}.
 func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
-	n, ok := parseNum(chi.URLParam(r, "num"))
+	raw := chi.URLParam(r, "num")
+	n, ok := parseNum(raw)
 	if !ok {
 		return catalog.ErrNotFound
+	}
+	if canonical := strconv.Itoa(n); raw != canonical {
+		// One address per comic: /comic/007 is /comic/7.
+		http.Redirect(w, r, permalink(n), http.StatusMovedPermanently)
+		return nil
 	}
 	comic, err := s.catalog.Comic(r.Context(), n)
 	if err != nil {
@@ -62,13 +68,15 @@ func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
 // (with its permalink pushed into the address bar), a full page otherwise.
 func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
 	v := views.ComicView{Comic: comic, Latest: s.catalog.Status().Latest}
+	var err error
 	if countsAsView(r) {
-		n, err := s.counter.Record(r.Context(), comic.Num)
-		if err != nil {
-			// The page is still worth showing; it just goes without a count.
-			s.log.WarnContext(r.Context(), "view not counted", "num", comic.Num, "err", err)
-		}
-		v.Views = n
+		v.Views, err = s.counter.Record(r.Context(), comic.Num)
+	} else {
+		v.Views, err = s.rankings.Views(r.Context(), comic.Num)
+	}
+	if err != nil {
+		// The page is still worth showing; it just goes without a count.
+		s.log.WarnContext(r.Context(), "view count unavailable", "num", comic.Num, "err", err)
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")

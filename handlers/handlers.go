@@ -28,9 +28,10 @@ type Counter interface {
 	Record(ctx context.Context, num int) (int64, error)
 }
 
-// Rankings reads the most-viewed comics; both stores are one.
+// Rankings reads view counts; both stores are one.
 type Rankings interface {
 	TopComics(ctx context.Context, limit int) ([]store.Count, error)
+	Views(ctx context.Context, num int) (int64, error)
 	Ping(ctx context.Context) error
 }
 

@@ -13,11 +13,14 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.deps.ImageOrigins))
+	// HEAD answers like GET without a body; countsAsView keeps it uncounted.
+	r.Use(middleware.GetHead)
 
 	// Probes stay outside the session middleware: the load balancer has no cookie.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.With(middleware.Compress(5)).Handle(static.Prefix+"*", static.Handler())
+	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage })
+	r.With(middleware.Compress(5)).Handle(static.Prefix+"*", static.Handler(notFound))
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.sessions.LoadAndSave)
@@ -28,7 +31,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/leaderboard", s.handle(s.leaderboard))
 	})
 
-	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage }))
+	r.NotFound(notFound)
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 	return r
 }

@@ -40,16 +40,16 @@ func URL(name string) string {
 	return Prefix + h + "/" + name
 }
 
-// Handler serves /static/{hash}/{name}. A current hash is cached for a year;
+// Handler serves /static/{hash}/{name}, and anything else with notFound. A current hash is cached for a year;
 // an old one (a page rendered before a deploy) still gets the file, briefly
 // cached, rather than a broken page.
-func Handler() http.Handler {
+func Handler(notFound http.Handler) http.Handler {
 	fileServer := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hash, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix), "/")
 		current, known := hashes()[name]
 		if !ok || !known {
-			http.NotFound(w, r)
+			notFound.ServeHTTP(w, r)
 			return
 		}
 		if hash == current {

@@ -59,7 +59,7 @@ func (m *Memory) Views(_ context.Context, num int) (int64, error) {
 	return m.views[num], nil
 }
 
-// TopComics returns up to limit viewed comics, most viewed first and ties
+// TopComics returns up to limit (at most MaxTop) viewed comics, most viewed first and ties
 // broken by the lower number.
 func (m *Memory) TopComics(_ context.Context, limit int) ([]Count, error) {
 	m.mu.Lock()
@@ -73,7 +73,7 @@ func (m *Memory) TopComics(_ context.Context, limit int) ([]Count, error) {
 	slices.SortFunc(top, func(a, b Count) int {
 		return cmp.Or(cmp.Compare(b.Views, a.Views), cmp.Compare(a.Num, b.Num))
 	})
-	return top[:min(len(top), max(limit, 0))], nil
+	return top[:min(len(top), max(limit, 0), MaxTop)], nil
 }
 
 // Ping always succeeds: memory is always there.

@@ -23,8 +23,8 @@ func normalize(deltas []Count) []Count {
 	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Num, b.Num) })
 	merged := out[:0]
 	for _, d := range out {
-		if d.Views <= 0 {
-			continue
+		if d.Views <= 0 || d.Num < 1 {
+			continue // one bad entry must not fail the whole batch
 		}
 		if n := len(merged); n > 0 && merged[n-1].Num == d.Num {
 			merged[n-1].Views += d.Views

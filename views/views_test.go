@@ -370,13 +370,21 @@ func TestNavLinksHaveHrefAndHxGet(t *testing.T) {
 	})
 }
 
+// TestComicViewsUnknown: a count of 0 means the count could not be had
+// (the database is down); the page says nothing rather than "0 views".
+func TestComicViewsUnknown(t *testing.T) {
+	doc, _ := render(t, ComicPage(ComicView{Comic: comic(42), Latest: 3000}))
+	if n := doc.Find("#comic [data-views]").Length(); n != 0 {
+		t.Errorf("#comic [data-views] with the count unknown: got %d elements, want 0", n)
+	}
+}
+
 func TestComicViews(t *testing.T) {
 	tests := []struct {
 		views    int64
 		wantData string
 		wantText string
 	}{
-		{0, "0", "0 views"},
 		{1, "1", "1 view"},
 		{2, "2", "2 views"},
 		{999, "999", "999 views"},

@@ -1,6 +1,7 @@
 package xkcd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -139,6 +140,8 @@ func (c *Client) fetchOnce(ctx context.Context, url string) (Comic, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		return Comic{}, ErrNotFound
 	case resp.StatusCode != http.StatusOK:
+		// Drain a little so that the connection can be reused by the retry.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return Comic{}, statusError(resp.StatusCode)
 	}
 	var raw rawComic
@@ -173,13 +176,14 @@ func (r rawComic) comic() (Comic, error) {
 		Title:      RepairText(r.Title),
 		SafeTitle:  RepairText(r.SafeTitle),
 		Alt:        RepairText(r.Alt),
-		Img:        strings.TrimSpace(r.Img),
+		Img:        strings.TrimSpace(strings.ReplaceAll(r.Img, "\x00", "")),
 		Transcript: RepairText(r.Transcript),
-		Link:       strings.TrimSpace(r.Link),
+		Link:       strings.TrimSpace(strings.ReplaceAll(r.Link, "\x00", "")),
 		News:       RepairText(r.News),
 		Published:  date(r.Year, r.Month, r.Day),
 	}
-	if len(r.ExtraParts) > 0 && string(r.ExtraParts) != "null" {
+	// jsonb refuses \u0000; such extra parts are dropped, the comic kept.
+	if len(r.ExtraParts) > 0 && string(r.ExtraParts) != "null" && !bytes.Contains(r.ExtraParts, []byte(`\u0000`)) {
 		c.ExtraParts = r.ExtraParts
 	}
 	if c.Title == "" {
@@ -192,8 +196,12 @@ func date(year, month, day string) time.Time {
 	y, err1 := strconv.Atoi(year)
 	m, err2 := strconv.Atoi(month)
 	d, err3 := strconv.Atoi(day)
-	if err1 != nil || err2 != nil || err3 != nil || m < 1 || m > 12 || d < 1 || d > 31 {
+	if err1 != nil || err2 != nil || err3 != nil {
 		return time.Time{}
 	}
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Year() != y || t.Month() != time.Month(m) || t.Day() != d {
+		return time.Time{} // 30 February is no date, not 1 March
+	}
+	return t
 }

@@ -62,8 +62,9 @@ func LinkURL(link string) string {
 // RepairText undoes the two ways upstream text arrives damaged: HTML
 // entities ("&eacute;") and UTF-8 that was decoded as Latin-1 on the way in
 // ("Ã©" for "é", as in comic 971). It runs once, before a comic is stored.
+// NUL characters are dropped: Postgres text cannot hold them.
 func RepairText(s string) string {
-	return fixDoubleEncoding(html.UnescapeString(s))
+	return fixDoubleEncoding(strings.ReplaceAll(html.UnescapeString(s), "\x00", ""))
 }
 
 // fixDoubleEncoding reinterprets s as Latin-1 bytes when every rune fits in a

@@ -100,6 +100,7 @@ type Comics interface {
 	PutComic(ctx context.Context, c xkcd.Comic) error
 	AddViews(ctx context.Context, deltas []store.Count) ([]store.Count, error)
 	TopComics(ctx context.Context, limit int) ([]store.Count, error)
+	Views(ctx context.Context, num int) (int64, error)
 	Ping(ctx context.Context) error
 	Close()
 }

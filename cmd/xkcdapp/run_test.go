@@ -186,7 +186,9 @@ func TestMigrateAndSyncCommands(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
-		wg.Go(func() { errs <- run(context.Background(), []string{"xkcdapp", "migrate"}, getenv, &bytes.Buffer{}, &bytes.Buffer{}) })
+		wg.Go(func() {
+			errs <- run(context.Background(), []string{"xkcdapp", "migrate"}, getenv, &bytes.Buffer{}, &bytes.Buffer{})
+		})
 	}
 	wg.Wait()
 	close(errs)

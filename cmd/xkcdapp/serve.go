@@ -39,10 +39,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	views := counter.New(db, log)
 
-	sessionStore := memstore.NewWithCleanupInterval(time.Minute)
-	defer sessionStore.StopCleanup()
 	sessions := scs.New()
-	sessions.Store = sessionStore
+	// No StopCleanup: in scs v2.9.0 it races with the cleanup goroutine's
+	// start, so the cleanup lives as long as the process.
+	sessions.Store = memstore.NewWithCleanupInterval(time.Minute)
 	sessions.Cookie.Name = "xkcdapp_session"
 	sessions.Cookie.HttpOnly = true
 	sessions.Cookie.SameSite = http.SameSiteLaxMode

@@ -1,0 +1,37 @@
+# The README's commands, and the chores around them.
+.PHONY: run demo test check generate bench load htmx image
+
+HTMX_VERSION ?= 4.0.1
+
+run: ## the app with embedded defaults: no Postgres, no Redis
+	go run ./cmd/xkcdapp
+
+demo: ## the app against a local fake xkcd, for machines without internet
+	go run ./cmd/fakexkcd -latest 3000 & \
+	trap 'kill $$!' EXIT; \
+	XKCD_BASE_URL=http://127.0.0.1:8001 LOG_FORMAT=text go run ./cmd/xkcdapp
+
+test: ## every test: unit, real Postgres, real Chromium
+	./scripts/services.sh
+	go test -race -count=1 ./...
+
+check: ## what CI checks besides the tests
+	go tool templ generate
+	git diff --exit-code -- '*_templ.go'
+	test -z "$$(gofmt -l .)"
+	go vet ./...
+	go tool staticcheck ./...
+
+generate:
+	go tool templ generate
+
+bench: ## micro-benchmarks: render, random pick, counter, whole requests
+	go test -run '^$$' -bench . -benchmem ./views ./catalog ./counter ./handlers
+
+load: ## hey against the real server, real Postgres and a fake upstream
+	./bench/load.sh
+
+htmx: ## vendor htmx from the npm package; then update static/README.md
+	cd $$(mktemp -d) && npm pack --silent htmx.org@$(HTMX_VERSION) && \
+	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js
+	sha256sum static/htmx.min.js

@@ -1,0 +1,248 @@
+package config_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xkcdapp/xkcdapp/config"
+)
+
+// load reads a config from env and args and fails the test on an error.
+func load(t *testing.T, env map[string]string, args ...string) config.Config {
+	t.Helper()
+	cfg, err := config.Load("xkcdapp serve", args, getenv(env), io.Discard)
+	if err != nil {
+		t.Fatalf("Load(%v, %v): got %v, want nil", env, args, err)
+	}
+	return cfg
+}
+
+// getenv looks variables up in env, as os.Getenv does in the process.
+func getenv(env map[string]string) func(string) string {
+	return func(key string) string { return env[key] }
+}
+
+func TestDefaults(t *testing.T) {
+	got := load(t, nil)
+	want := config.Config{
+		Addr:         ":8000",
+		DatabaseURL:  "",
+		DBMaxConns:   10,
+		XKCDBaseURL:  "https://xkcd.com",
+		LogLevel:     slog.LevelInfo,
+		LogFormat:    "json",
+		Migrate:      true,
+		SyncInterval: 15 * time.Minute,
+	}
+	if got != want {
+		t.Errorf("Load with an empty environment: got %+v, want %+v", got, want)
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	env := map[string]string{
+		"ADDR":               "127.0.0.1:9000",
+		"DATABASE_URL":       "postgres://app@db.internal:5432/xkcd?sslmode=require",
+		"DATABASE_MAX_CONNS": "25",
+		"XKCD_BASE_URL":      "http://fake-xkcd:8080/",
+		"LOG_LEVEL":          "debug",
+		"LOG_FORMAT":         "text",
+		"MIGRATE":            "false",
+		"SYNC_INTERVAL":      "1h",
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		field string
+		got   func(config.Config) any
+		want  any
+	}{
+		{"ADDR", env, nil, "Addr", func(c config.Config) any { return c.Addr }, "127.0.0.1:9000"},
+		{"DATABASE_URL", env, nil, "DatabaseURL", func(c config.Config) any { return c.DatabaseURL }, env["DATABASE_URL"]},
+		{"DATABASE_MAX_CONNS", env, nil, "DBMaxConns", func(c config.Config) any { return c.DBMaxConns }, int32(25)},
+		{"XKCD_BASE_URL without its trailing slash", env, nil, "XKCDBaseURL", func(c config.Config) any { return c.XKCDBaseURL }, "http://fake-xkcd:8080"},
+		{"LOG_LEVEL", env, nil, "LogLevel", func(c config.Config) any { return c.LogLevel }, slog.LevelDebug},
+		{"LOG_FORMAT", env, nil, "LogFormat", func(c config.Config) any { return c.LogFormat }, "text"},
+		{"MIGRATE", env, nil, "Migrate", func(c config.Config) any { return c.Migrate }, false},
+		{"SYNC_INTERVAL", env, nil, "SyncInterval", func(c config.Config) any { return c.SyncInterval }, time.Hour},
+		{"surrounding spaces ignored", map[string]string{"ADDR": "  :7000 "}, nil, "Addr", func(c config.Config) any { return c.Addr }, ":7000"},
+
+		{"-addr over ADDR", env, []string{"-addr", ":9100"}, "Addr", func(c config.Config) any { return c.Addr }, ":9100"},
+		{"-database-url over DATABASE_URL", env, []string{"-database-url=postgres://other@db2/x"}, "DatabaseURL", func(c config.Config) any { return c.DatabaseURL }, "postgres://other@db2/x"},
+		{"-log-level over LOG_LEVEL", env, []string{"-log-level", "error"}, "LogLevel", func(c config.Config) any { return c.LogLevel }, slog.LevelError},
+		{"-migrate=true over MIGRATE", env, []string{"-migrate=true"}, "Migrate", func(c config.Config) any { return c.Migrate }, true},
+		{"-sync-interval over SYNC_INTERVAL", env, []string{"-sync-interval", "5m"}, "SyncInterval", func(c config.Config) any { return c.SyncInterval }, 5 * time.Minute},
+		{"a flag with no variable set", nil, []string{"-addr", ":8123"}, "Addr", func(c config.Config) any { return c.Addr }, ":8123"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := load(t, tt.env, tt.args...)
+			if got := tt.got(cfg); got != tt.want {
+				t.Errorf("%s: got %v, want %v", tt.field, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDatabaseURLFromParts(t *testing.T) {
+	const password = "p@ss:w/rd?#"
+	parts := map[string]string{
+		"DATABASE_HOST":     "db.internal",
+		"DATABASE_PORT":     "6543",
+		"DATABASE_NAME":     "comics",
+		"DATABASE_USER":     "reader",
+		"DATABASE_PASSWORD": password,
+	}
+
+	t.Run("parts", func(t *testing.T) {
+		cfg := load(t, parts)
+		u, err := url.Parse(cfg.DatabaseURL)
+		if err != nil {
+			t.Fatalf("parse DatabaseURL %q: %v", config.Redacted(cfg.DatabaseURL), err)
+		}
+		got, _ := u.User.Password()
+		if got != password {
+			t.Errorf("password: got %q, want %q", got, password)
+		}
+		fields := []struct{ name, got, want string }{
+			{"scheme", u.Scheme, "postgres"},
+			{"host", u.Host, "db.internal:6543"},
+			{"database", u.Path, "/comics"},
+			{"user", u.User.Username(), "reader"},
+			{"query", u.RawQuery, ""},
+			{"fragment", u.Fragment, ""},
+		}
+		for _, f := range fields {
+			if f.got != f.want {
+				t.Errorf("%s: got %q, want %q", f.name, f.got, f.want)
+			}
+		}
+	})
+
+	t.Run("defaults for the other parts", func(t *testing.T) {
+		cfg := load(t, map[string]string{"DATABASE_HOST": "db"})
+		if want := "postgres://xkcdapp@db:5432/xkcdapp"; cfg.DatabaseURL != want {
+			t.Errorf("DatabaseURL: got %q, want %q", cfg.DatabaseURL, want)
+		}
+	})
+
+	t.Run("DATABASE_URL wins", func(t *testing.T) {
+		env := map[string]string{"DATABASE_URL": "postgresql://app@primary/xkcd"}
+		for k, v := range parts {
+			env[k] = v
+		}
+		cfg := load(t, env)
+		if cfg.DatabaseURL != env["DATABASE_URL"] {
+			t.Errorf("DatabaseURL: got %q, want %q", config.Redacted(cfg.DatabaseURL), env["DATABASE_URL"])
+		}
+	})
+}
+
+func TestBadValues(t *testing.T) {
+	tests := []struct {
+		env map[string]string
+		// name is the variable the error must name.
+		name string
+	}{
+		{map[string]string{"ADDR": "nonsense"}, "ADDR"},
+		{map[string]string{"ADDR": ":99999"}, "ADDR"},
+		{map[string]string{"DATABASE_HOST": "db", "DATABASE_PORT": "x"}, "DATABASE_PORT"},
+		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{map[string]string{"XKCD_BASE_URL": "ftp://x"}, "XKCD_BASE_URL"},
+		{map[string]string{"XKCD_BASE_URL": "https://"}, "XKCD_BASE_URL"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{map[string]string{"MIGRATE": "maybe"}, "MIGRATE"},
+		{map[string]string{"SYNC_INTERVAL": "1s"}, "SYNC_INTERVAL"},
+		{map[string]string{"SYNC_INTERVAL": "often"}, "SYNC_INTERVAL"},
+		{map[string]string{"DATABASE_MAX_CONNS": "0"}, "DATABASE_MAX_CONNS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.env[tt.name], func(t *testing.T) {
+			_, err := config.Load("xkcdapp serve", nil, getenv(tt.env), io.Discard)
+			if err == nil {
+				t.Fatalf("Load(%v): got nil, want an error naming %s", tt.env, tt.name)
+			}
+			if !strings.Contains(err.Error(), tt.name) {
+				t.Errorf("Load(%v): got %q, want it to name %s", tt.env, err, tt.name)
+			}
+		})
+	}
+
+	t.Run("every bad variable named at once", func(t *testing.T) {
+		env := map[string]string{"ADDR": "nonsense", "LOG_LEVEL": "loud", "MIGRATE": "maybe"}
+		_, err := config.Load("xkcdapp serve", nil, getenv(env), io.Discard)
+		for name := range env {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("Load(%v): got %v, want it to name %s", env, err, name)
+			}
+		}
+	})
+
+	t.Run("unexpected argument", func(t *testing.T) {
+		if _, err := config.Load("xkcdapp serve", []string{"extra"}, getenv(nil), io.Discard); err == nil {
+			t.Errorf("Load with a stray argument: got nil, want an error")
+		}
+	})
+}
+
+func TestSecretsKeptOut(t *testing.T) {
+	const password = "hunter2"
+	bad := []struct{ name, url string }{
+		{"another scheme", "mysql://app:" + password + "@db/xkcd"},
+		{"unparsable port", "postgres://app:" + password + "@db:port/xkcd"},
+		{"unparsable host", "postgres://app:" + password + "@%zz/xkcd"},
+	}
+	for _, tt := range bad {
+		t.Run("DATABASE_URL with "+tt.name, func(t *testing.T) {
+			_, err := config.Load("xkcdapp serve", nil, getenv(map[string]string{"DATABASE_URL": tt.url}), io.Discard)
+			if err == nil {
+				t.Fatalf("Load(DATABASE_URL with %s): got nil, want an error", tt.name)
+			}
+			if !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), password) {
+				t.Errorf("Load error: got %q, want DATABASE_URL named and the password left out", err)
+			}
+		})
+	}
+
+	tests := []struct {
+		url, want string
+	}{
+		{"postgres://app:" + password + "@db:5432/xkcd?sslmode=require&password=" + password, "postgres://app:xxxxx@db:5432/xkcd"},
+		{"postgres://app@db/xkcd?password=" + password, "postgres://app@db/xkcd"},
+		{"postgres://app:p%40ss%3Aw%2Frd%3F%23@db/xkcd", "postgres://app:xxxxx@db/xkcd"},
+		{"postgres://db/xkcd", "postgres://db/xkcd"},
+	}
+	for _, tt := range tests {
+		t.Run("Redacted "+tt.want, func(t *testing.T) {
+			if got := config.Redacted(tt.url); got != tt.want {
+				t.Errorf("Redacted: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageKeepsSecretsOut: -h, an unknown flag or a flag without its value
+// print usage to stderr, which reaches the logs; it must not show a
+// password taken from the environment.
+func TestUsageKeepsSecretsOut(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":      "postgres://app:hunter2@db/xkcdapp",
+		"DATABASE_PASSWORD": "hunter3",
+	}
+	for _, args := range [][]string{{"-h"}, {"-nope"}, {"-addr"}} {
+		var stderr bytes.Buffer
+		if _, err := config.Load("xkcdapp serve", args, getenv(env), &stderr); err == nil {
+			t.Errorf("Load(%q): no error, want one", args)
+		}
+		if out := stderr.String(); strings.Contains(out, "hunter2") || strings.Contains(out, "hunter3") {
+			t.Errorf("usage for %q shows a password:\n%s", args, out)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/counter"
+	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/store"
+	"github.com/xkcdapp/xkcdapp/xkcd"
+	"github.com/xkcdapp/xkcdapp/xkcd/xkcdtest"
+)
+
+// latest is the newest comic of the fake upstream in most tests.
+const latest = 20
+
+// app is the real handler over a fake upstream and the in-memory store.
+type app struct {
+	h        http.Handler
+	upstream *xkcdtest.Server
+	store    *store.Memory
+	catalog  *catalog.Catalog
+}
+
+// newApp wires the app the way cmd/xkcdapp does, with a cold catalog.
+func newApp(t *testing.T, latest int) *app {
+	t.Helper()
+	up := xkcdtest.NewServer(latest)
+	t.Cleanup(up.Stop)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	client := xkcd.NewClient(up.URL, xkcd.WithRetries(1, time.Millisecond), xkcd.WithTimeout(time.Second))
+	mem := store.NewMemory()
+	cat := catalog.New(client, mem, log, catalog.WithFetchTimeout(2*time.Second), catalog.WithConcurrency(8))
+	views := counter.New(mem, log)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := views.Close(ctx); err != nil {
+			t.Errorf("counter close: %v", err)
+		}
+	})
+	h := handlers.New(handlers.Deps{
+		Catalog:      cat,
+		Counter:      views,
+		Rankings:     mem,
+		Sessions:     scs.New(),
+		Log:          log,
+		DatabaseKind: "memory",
+		SessionKind:  "memory",
+		ImageOrigins: []string{"https://imgs.xkcd.com", up.URL},
+	})
+	return &app{h: h, upstream: up, store: mem, catalog: cat}
+}
+
+// newWarmApp is newApp with every comic already in the catalog.
+func newWarmApp(t *testing.T, latest int) *app {
+	t.Helper()
+	a := newApp(t, latest)
+	if err := a.catalog.Backfill(t.Context(), nil); err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
+	if st := a.catalog.Status(); !st.Complete {
+		t.Fatalf("catalog after backfill: got %+v, want complete", st)
+	}
+	return a
+}
+
+// header builds request headers from key, value pairs.
+func header(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// htmx is the header htmx sends with every request it makes.
+var htmx = header("HX-Request", "true")
+
+// do sends one request to the app and returns the response.
+func (a *app) do(t *testing.T, method, target string, h http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequestWithContext(t.Context(), method, target, nil)
+	for k, vs := range h {
+		r.Header[k] = vs
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	return w
+}
+
+// get is do for GET.
+func (a *app) get(t *testing.T, target string, h http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	return a.do(t, http.MethodGet, target, h)
+}
+
+// views is the stored view count of comic num.
+func (a *app) views(t *testing.T, num int) int64 {
+	t.Helper()
+	n, err := a.store.Views(t.Context(), num)
+	if err != nil {
+		t.Fatalf("store views of %d: %v", num, err)
+	}
+	return n
+}
+
+// parse parses a response body as HTML.
+func parse(t *testing.T, w *httptest.ResponseRecorder) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(w.Body.String()))
+	if err != nil {
+		t.Fatalf("parse body: %v", err)
+	}
+	return doc
+}
+
+// assertStatus fails the test now unless w has the status want.
+func assertStatus(t *testing.T, w *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if w.Code != want {
+		t.Fatalf("status: got %d, want %d; body: %.300s", w.Code, want, w.Body.String())
+	}
+}
+
+// assertFullPage fails unless w is a whole HTML document.
+func assertFullPage(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/html") {
+		t.Errorf("Content-Type: got %q, want text/html", got)
+	}
+	if !strings.Contains(w.Body.String(), "<html") {
+		t.Errorf("body: got no <html, want a full page: %.300s", w.Body.String())
+	}
+}
+
+// assertFragment fails unless w is a piece of a page for htmx to swap in.
+func assertFragment(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/html") {
+		t.Errorf("Content-Type: got %q, want text/html", got)
+	}
+	if strings.Contains(w.Body.String(), "<html") {
+		t.Errorf("body: got <html, want a fragment: %.300s", w.Body.String())
+	}
+}
+
+// comicShown returns the number of the one comic in w, failing unless
+// there is exactly one.
+func comicShown(t *testing.T, w *httptest.ResponseRecorder) int {
+	t.Helper()
+	comics := parse(t, w).Find("#comic")
+	if comics.Length() != 1 {
+		t.Fatalf("#comic: got %d elements, want 1", comics.Length())
+	}
+	n, err := strconv.Atoi(comics.AttrOr("data-num", ""))
+	if err != nil {
+		t.Fatalf("#comic data-num: got %q, want a number", comics.AttrOr("data-num", ""))
+	}
+	return n
+}
+
+// viewsShown returns the data-views of the comic in w.
+func viewsShown(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	s := parse(t, w).Find("#comic [data-views]")
+	if s.Length() != 1 {
+		t.Fatalf("#comic [data-views]: got %d elements, want 1", s.Length())
+	}
+	return s.AttrOr("data-views", "")
+}
+
+// assertProblem fails unless w is an HTML problem page with status want.
+func assertProblem(t *testing.T, w *httptest.ResponseRecorder, want int) *goquery.Document {
+	t.Helper()
+	assertStatus(t, w, want)
+	assertFullPage(t, w)
+	doc := parse(t, w)
+	p := doc.Find("#problem")
+	if got := p.AttrOr("data-status", ""); got != strconv.Itoa(want) {
+		t.Errorf("#problem data-status: got %q, want %d", got, want)
+	}
+	if n := doc.Find("#comic").Length(); n != 0 {
+		t.Errorf("#comic on a problem page: got %d, want 0", n)
+	}
+	return doc
+}
+
+// assertVary fails unless the response varies on every one of want.
+func assertVary(t *testing.T, w *httptest.ResponseRecorder, want ...string) {
+	t.Helper()
+	var got []string
+	for _, v := range w.Header().Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			got = append(got, strings.ToLower(strings.TrimSpace(f)))
+		}
+	}
+	for _, f := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == strings.ToLower(f)
+		}
+		if !found {
+			t.Errorf("Vary: got %q, want it to include %q", got, f)
+		}
+	}
+}
