@@ -42,7 +42,7 @@ dburl=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); pri
 "$bin/fakexkcd" -addr "127.0.0.1:$FAKE_PORT" -latest "$LATEST" 2>"$bin/fake.log" & pids+=($!)
 "$bin/ceiling" -addr "127.0.0.1:$CEIL_PORT" 2>"$bin/ceiling.log" & pids+=($!)
 ADDR="127.0.0.1:$APP_PORT" DATABASE_URL="$dburl" XKCD_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
-	LOG_LEVEL=warn "$bin/xkcdapp" serve >"$bin/app.log" 2>&1 & pids+=($!)
+	"$bin/xkcdapp" serve >"$bin/app.log" 2>&1 & pids+=($!)
 
 echo "waiting for the catalog (comics 1..$LATEST) to be cached..."
 for _ in $(seq 1 300); do

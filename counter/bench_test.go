@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/xkcdapp/xkcdapp/counter"
@@ -28,15 +29,17 @@ func BenchmarkRecord(b *testing.B) {
 		return db
 	}
 	for _, tt := range []struct {
-		name  string
-		store func(*testing.B) counter.Store
+		name    string
+		store   func(*testing.B) counter.Store
+		writers int
 	}{
-		{"memory", func(*testing.B) counter.Store { return store.NewMemory() }},
-		{"postgres", pg},
+		{"memory", func(*testing.B) counter.Store { return store.NewMemory() }, 1},
+		{"postgres/writers=1", pg, 1},
+		{"postgres/writers=2", pg, 2},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			s := &countingStore{Store: tt.store(b)}
-			c := counter.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			c := counter.New(s, slog.New(slog.NewTextHandler(io.Discard, nil)), counter.WithWriters(tt.writers))
 			b.SetParallelism(32)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -57,13 +60,16 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// countingStore counts batch writes; only the single writer calls it.
+// countingStore counts batch writes.
 type countingStore struct {
 	counter.Store
+	mu     sync.Mutex
 	writes int
 }
 
 func (s *countingStore) AddViews(ctx context.Context, d []store.Count) ([]store.Count, error) {
+	s.mu.Lock()
 	s.writes++
+	s.mu.Unlock()
 	return s.Store.AddViews(ctx, d)
 }

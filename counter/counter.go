@@ -1,5 +1,5 @@
 // Package counter counts comic views with group commit: concurrent Record
-// calls join one batch, written by a single writer in one round trip.
+// calls join one batch, written in one round trip by one of a few writers.
 package counter
 
 import (
@@ -26,19 +26,23 @@ type Counter struct {
 	store    Store
 	log      *slog.Logger
 	timeout  time.Duration // bound on one batch write
+	writers  int           // batches in flight at once
 	maxBatch int
 
 	requests chan request
-	done     chan struct{} // closed when the writer has stopped
+	done     chan struct{} // closed when every writer has stopped
 	stop     chan struct{} // closed by Close
 	stopOnce sync.Once
 	closing  sync.RWMutex // held for writing while Close marks closed
 	closed   bool
 
-	mu      sync.Mutex
-	held    map[int]int64 // views not yet written
-	known   map[int]int64 // last count committed, to answer while holding
-	failing bool
+	mu       sync.Mutex
+	held     map[int]int64 // views no write has taken yet
+	inFlight int64         // views in writes not yet committed
+	known    map[int]int64 // highest count committed, to answer while holding
+	failing  bool
+	backoff  time.Duration // doubles with each failed write, up to maxBackoff
+	nextTry  time.Time     // while failing, no write before this
 }
 
 type request struct {
@@ -52,12 +56,20 @@ type Option func(*Counter)
 // WithWriteTimeout bounds each batch write; a caller waits at most that long.
 func WithWriteTimeout(d time.Duration) Option { return func(c *Counter) { c.timeout = d } }
 
+// WithWriters sets how many batches may be in flight at once. One (the
+// default) makes the fewest, largest commits, which served the most pages
+// on a busy two-core host (bench/load.sh); more cut the wait of a view that
+// arrives mid-commit when the database is far away. Each busy writer holds
+// a database connection.
+func WithWriters(n int) Option { return func(c *Counter) { c.writers = max(n, 1) } }
+
 // New starts a counter writing to s. Call Close to flush and stop it.
 func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 	c := &Counter{
 		store:    s,
 		log:      log,
 		timeout:  2 * time.Second,
+		writers:  1,
 		maxBatch: 1024,
 		requests: make(chan request, 4096),
 		done:     make(chan struct{}),
@@ -68,7 +80,7 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 	for _, opt := range opts {
 		opt(c)
 	}
-	go c.write()
+	go c.dispatch()
 	return c
 }
 
@@ -84,14 +96,14 @@ func (c *Counter) Record(ctx context.Context, num int) (int64, error) {
 	case n := <-req.reply:
 		return n, nil
 	case <-ctx.Done():
-		// The view is still counted: it is in the batch already.
+		// The view is still counted: it is in a batch already.
 		return 0, ctx.Err()
 	}
 }
 
-// enqueue hands req to the writer. Sends happen under the read lock that
-// Close takes for writing before it stops the writer, so every request
-// sent is one the writer drains and answers.
+// enqueue hands req to the dispatcher. Sends happen under the read lock
+// that Close takes for writing before it stops the dispatcher, so every
+// request sent is one the dispatcher drains and answers.
 func (c *Counter) enqueue(ctx context.Context, req request) error {
 	c.closing.RLock()
 	defer c.closing.RUnlock()
@@ -106,11 +118,12 @@ func (c *Counter) enqueue(ctx context.Context, req request) error {
 	}
 }
 
-// Held reports how many views wait in memory for the database.
+// Held reports how many views are not yet committed: held in memory for
+// the database, or in a write that has not committed yet.
 func (c *Counter) Held() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var n int64
+	n := c.inFlight
 	for _, v := range c.held {
 		n += v
 	}
@@ -149,25 +162,31 @@ func (c *Counter) lost(ctx context.Context) error {
 	return errors.Join(ctx.Err(), errors.New("counter: views not written"))
 }
 
-// write is the single writer: it takes whatever requests have queued up
-// while the previous batch was in flight and writes them as one batch.
+// dispatch gathers requests into batches: it waits for a view and a free
+// writer, then takes every view that queued up meanwhile as one batch.
 // While the store is failing, batches are held without a write until the
 // next retry is due, so pages never wait on a database that is down.
-func (c *Counter) write() {
-	defer close(c.done)
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	backoff := time.Second
-	var nextTry time.Time
-	batch := make([]request, 0, c.maxBatch)
+func (c *Counter) dispatch() {
+	slots := make(chan struct{}, c.writers)
+	var writes sync.WaitGroup
+	defer func() {
+		writes.Wait()
+		close(c.done)
+	}()
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
 	for {
-		batch = batch[:0]
+		var batch []request
 		select {
 		case req := <-c.requests:
-			batch = append(batch, req)
+			batch = append(make([]request, 0, 64), req)
 		case <-retry.C:
+			// Held views are written even when no new view comes along.
+			if c.Held() == 0 || !c.due() {
+				continue
+			}
 		case <-c.stop:
-			// Answer whoever queued before the stop, then let Close flush.
+			// Answer whoever queued before the stop; Close flushes the rest.
 			for {
 				select {
 				case req := <-c.requests:
@@ -178,6 +197,7 @@ func (c *Counter) write() {
 				}
 			}
 		}
+		slots <- struct{}{}
 	drain:
 		for len(batch) < c.maxBatch {
 			select {
@@ -187,22 +207,26 @@ func (c *Counter) write() {
 				break drain
 			}
 		}
-		if time.Now().Before(nextTry) {
+		if !c.due() {
 			c.hold(batch)
+			<-slots
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		ok := c.flush(ctx, batch)
-		cancel()
-		if ok {
-			backoff, nextTry = time.Second, time.Time{}
-			retry.Stop()
-			continue
-		}
-		nextTry = time.Now().Add(backoff)
-		retry.Reset(backoff)
-		backoff = min(2*backoff, 30*time.Second)
+		writes.Go(func() {
+			defer func() { <-slots }()
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+			c.flush(ctx, batch)
+		})
 	}
+}
+
+// due reports whether a write may be tried: always, unless the store failed
+// lately and its backoff has not run out.
+func (c *Counter) due() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.failing || !time.Now().Before(c.nextTry)
 }
 
 // hold keeps batch in memory without writing and answers its callers.
@@ -215,8 +239,16 @@ func (c *Counter) hold(batch []request) {
 	c.answer(batch, func(num int) int64 { return c.known[num] + c.held[num] })
 }
 
-// flush writes batch plus everything held, answers the batch's callers, and
-// reports whether the write committed.
+// backoff bounds the wait between writes while the store is failing.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+)
+
+// flush writes batch plus everything held, answers the batch's callers,
+// and reports whether the write committed. The held views it takes are its
+// own until it commits or gives them back, so concurrent writers never
+// write the same view twice.
 func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	c.mu.Lock()
 	for _, req := range batch {
@@ -225,7 +257,9 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	deltas := make([]store.Count, 0, len(c.held))
 	for num, v := range c.held {
 		deltas = append(deltas, store.Count{Num: num, Views: v})
+		c.inFlight += v
 	}
+	clear(c.held)
 	c.mu.Unlock()
 	if len(deltas) == 0 {
 		return true
@@ -235,11 +269,20 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, d := range deltas {
+		c.inFlight -= d.Views
+	}
 	if err != nil {
-		if !c.failing {
-			c.log.Error("views held in memory: cannot write to the store", "err", err)
-			c.failing = true
+		for _, d := range deltas {
+			c.held[d.Num] += d.Views
 		}
+		if c.failing {
+			c.backoff = min(2*c.backoff, maxBackoff)
+		} else {
+			c.log.Error("views held in memory: cannot write to the store", "err", err)
+			c.backoff = firstBackoff
+		}
+		c.failing, c.nextTry = true, time.Now().Add(c.backoff)
 		c.answer(batch, func(num int) int64 { return c.known[num] + c.held[num] })
 		return false
 	}
@@ -247,16 +290,15 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 		c.log.Info("held views written: the store is back", "comics", len(deltas))
 		c.failing = false
 	}
-	for _, d := range deltas {
-		c.held[d.Num] -= d.Views
-		if c.held[d.Num] == 0 {
-			delete(c.held, d.Num)
-		}
-	}
 	for _, cnt := range counts {
-		c.known[cnt.Num] = cnt.Views
+		// Concurrent commits may report out of order; counts only grow.
+		c.known[cnt.Num] = max(c.known[cnt.Num], cnt.Views)
 	}
-	c.answer(batch, func(num int) int64 { return c.known[num] })
+	byNum := make(map[int]int64, len(counts))
+	for _, cnt := range counts {
+		byNum[cnt.Num] = cnt.Views
+	}
+	c.answer(batch, func(num int) int64 { return byNum[num] })
 	return true
 }
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 
@@ -80,14 +81,14 @@ func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.C
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Add("Vary", "HX-Request")
-	h.Add("Vary", "HX-History-Restore-Request")
-	if isFragment(r) {
+	h.Add("Vary", "HX-Request, HX-History-Restore-Request")
+	fragment := isFragment(r)
+	if fragment {
 		h.Set("HX-Push-Url", permalink(comic.Num))
-		s.render(w, r, http.StatusOK, views.ComicFragment(v))
-		return nil
 	}
-	s.render(w, r, http.StatusOK, views.ComicPage(v))
+	s.renderFunc(w, r, http.StatusOK, func(w io.Writer) error {
+		return s.pages.write(r.Context(), w, v, fragment)
+	})
 	return nil
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	sessions *scs.SessionManager
 	log      *slog.Logger
 	deps     Deps
+	pages    comicPages
 }
 
 // Deps is everything the handlers are given.

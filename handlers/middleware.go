@@ -113,17 +113,24 @@ func securityHeaders(imageOrigins []string) func(http.Handler) http.Handler {
 		"form-action 'self'",
 		"frame-ancestors 'none'",
 	}, "; ")
+	headers := http.Header{}
+	headers.Set("Content-Security-Policy", csp)
+	headers.Set("X-Content-Type-Options", "nosniff")
+	headers.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	headers.Set("X-Frame-Options", "DENY")
+	headers.Set("Cross-Origin-Opener-Policy", "same-origin")
+	headers.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+	hsts := []string{"max-age=63072000; includeSubDomains"}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Content-Security-Policy", csp)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+			// The keys are canonical and the one-element slices are never
+			// appended to, so every response can share them.
+			for k, v := range headers {
+				h[k] = v
+			}
 			if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -14,15 +16,21 @@ var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // render writes a component with status. It renders into a buffer first so
 // that a failed render becomes a clean 500, not half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	s.renderFunc(w, r, status, func(w io.Writer) error { return c.Render(r.Context(), w) })
+}
+
+// renderFunc is render for anything that writes HTML.
+func (s *Server) renderFunc(w http.ResponseWriter, r *http.Request, status int, write func(io.Writer) error) {
 	buf := buffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer buffers.Put(buf)
-	if err := c.Render(r.Context(), buf); err != nil {
+	if err := write(buf); err != nil {
 		s.log.ErrorContext(r.Context(), "render failed", "method", r.Method, "uri", r.URL.RequestURI(), "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

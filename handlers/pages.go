@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/a-h/templ"
+
+	"github.com/xkcdapp/xkcdapp/views"
+)
+
+// comicPages caches each comic's rendered page and fragment, split where
+// the view count goes. A comic never changes, so per visit only the count
+// is rendered; the rest is bytes copied from memory.
+type comicPages struct {
+	mu     sync.RWMutex
+	latest int // the navigation depends on it; a new latest starts afresh
+	pages  map[pageKey]*splitPage
+}
+
+type pageKey struct {
+	num      int
+	fragment bool
+}
+
+// splitPage is a rendered comic cut in two around its view count.
+type splitPage struct {
+	head, tail []byte
+}
+
+// countMarker is rendered in place of the view count and cut out again.
+const countMarker = "<!--xkcdapp:views-->"
+
+var countSlot = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+	_, err := io.WriteString(w, countMarker)
+	return err
+})
+
+// write renders v (a full page, or the fragment) to w with v.Views as its
+// count, rendering the rest only the first time this comic is shown.
+func (p *comicPages) write(ctx context.Context, w io.Writer, v views.ComicView, fragment bool) error {
+	page, err := p.get(ctx, v, fragment)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(page.head); err != nil {
+		return err
+	}
+	if err := views.ViewCount(v.Views).Render(ctx, w); err != nil {
+		return err
+	}
+	_, err = w.Write(page.tail)
+	return err
+}
+
+func (p *comicPages) get(ctx context.Context, v views.ComicView, fragment bool) (*splitPage, error) {
+	key := pageKey{num: v.Comic.Num, fragment: fragment}
+	p.mu.RLock()
+	page, ok := p.pages[key]
+	fresh := p.latest == v.Latest
+	p.mu.RUnlock()
+	if ok && fresh {
+		return page, nil
+	}
+
+	v.CountSlot = countSlot
+	c := views.ComicPage(v)
+	if fragment {
+		c = views.ComicFragment(v)
+	}
+	var buf bytes.Buffer
+	if err := c.Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	head, tail, found := bytes.Cut(buf.Bytes(), []byte(countMarker))
+	if !found {
+		return nil, errors.New("handlers: comic rendered without its view count slot")
+	}
+	page = &splitPage{head: head, tail: tail}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.latest != v.Latest || p.pages == nil {
+		p.latest, p.pages = v.Latest, make(map[pageKey]*splitPage)
+	}
+	p.pages[key] = page
+	return page, nil
+}
