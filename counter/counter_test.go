@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -188,9 +187,9 @@ func TestBatching(t *testing.T) {
 const writeTimeout = 500 * time.Millisecond
 
 func TestDatabaseDown(t *testing.T) {
-	dbURL, proxy := proxiedDatabase(t)
+	dbURL, proxied, proxy := storetest.NewProxiedDatabase(t)
 	direct := openPostgres(t, dbURL)
-	through := openPostgres(t, proxy.url)
+	through := openPostgres(t, proxied)
 	c := newCounter(t, through, nil, counter.WithWriteTimeout(writeTimeout))
 
 	for i := range 3 {
@@ -199,7 +198,7 @@ func TestDatabaseDown(t *testing.T) {
 		}
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	const held = 20
 	for i := range held {
 		num := 1 + i%2
@@ -221,7 +220,7 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	assertViews(t, direct, map[int]int64{1: 3, 2: 0})
 
-	proxy.restore()
+	proxy.Restore()
 	begin := time.Now()
 	waitFor(t, 5*time.Second, "held views written once the database is back", func() bool { return c.Held() == 0 })
 	t.Logf("held views written %v after the database came back", time.Since(begin).Round(time.Millisecond))
@@ -268,14 +267,14 @@ func TestClose(t *testing.T) {
 	})
 
 	t.Run("database down", func(t *testing.T) {
-		_, proxy := proxiedDatabase(t)
-		through := openPostgres(t, proxy.url)
+		_, proxied, proxy := storetest.NewProxiedDatabase(t)
+		through := openPostgres(t, proxied)
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		c := counter.New(through, log, counter.WithWriteTimeout(writeTimeout))
 		record(t, c, 1)
 
-		proxy.cut()
+		proxy.Cut()
 		for range 3 {
 			record(t, c, 1)
 		}
@@ -324,21 +323,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// proxiedDatabase returns a fresh database's URL and a proxy in front of it
-// whose url reaches the same database through the proxy.
-func proxiedDatabase(t *testing.T) (string, *tcpProxy) {
-	t.Helper()
-	dbURL := storetest.NewDatabase(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatalf("parse database URL: %v", err)
-	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
-	proxy.url = u.String()
-	return dbURL, proxy
 }
 
 // TestRecordRacingClose: a Record that races Close either gets its count

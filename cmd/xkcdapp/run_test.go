@@ -225,3 +225,47 @@ func TestMigrateAndSyncCommands(t *testing.T) {
 		t.Errorf("comic %d after sync with upstream down: status %d, want 200 with its repaired title", xkcdtest.DoubleEncoded, status)
 	}
 }
+
+// TestDatabaseOutage: with Postgres unreachable mid-run, pages keep being
+// served, the leaderboard says it is out of reach, and every view made
+// meanwhile reaches Postgres once it is back.
+func TestDatabaseOutage(t *testing.T) {
+	upstream := xkcdtest.NewServer(60)
+	t.Cleanup(upstream.Stop)
+	direct, proxied, proxy := storetest.NewProxiedDatabase(t)
+	app := startApp(t, map[string]string{"DATABASE_URL": proxied, "XKCD_BASE_URL": upstream.URL})
+	app.waitUntilSynced(t)
+	if status, _, _ := get(t, http.DefaultClient, app.URL+"/comic/11"); status != http.StatusOK {
+		t.Fatalf("GET /comic/11 with the database up: status %d, want 200", status)
+	}
+
+	proxy.Cut()
+	const during = 30
+	for i := range during {
+		start := time.Now()
+		status, _, _ := get(t, http.DefaultClient, app.URL+"/comic/11")
+		if status != http.StatusOK {
+			t.Fatalf("GET /comic/11 #%d with the database down: status %d, want 200", i, status)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("GET /comic/11 #%d with the database down took %v, want under 3s", i, took)
+		}
+	}
+	if status, _, _ := get(t, http.DefaultClient, app.URL+"/leaderboard"); status != http.StatusServiceUnavailable {
+		t.Errorf("GET /leaderboard with the database down: status %d, want 503", status)
+	}
+	if status, _, _ := get(t, http.DefaultClient, app.URL+"/readyz"); status != http.StatusOK {
+		t.Errorf("/readyz with the database down and comics cached: status %d, want 200 (degraded, still serving)", status)
+	}
+
+	proxy.Restore()
+	db, err := store.OpenPostgres(context.Background(), direct, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitFor(t, 40*time.Second, "held views to reach Postgres", func() bool {
+		n, err := db.Views(context.Background(), 11)
+		return err == nil && n == 1+during
+	})
+}

@@ -1,17 +1,18 @@
-package counter_test
+package storetest
 
 import (
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 )
 
-// tcpProxy forwards connections to a target and can play a network outage:
-// cut drops every connection and refuses new ones until restore.
-type tcpProxy struct {
-	addr   string // where the proxy listens
-	url    string // set by the caller: the database URL through the proxy
+// Proxy forwards TCP connections to a target and can play a network
+// outage: Cut drops every connection and refuses new ones until Restore.
+type Proxy struct {
+	// Addr is where the proxy listens.
+	Addr   string
 	target string
 	ln     net.Listener
 
@@ -21,25 +22,25 @@ type tcpProxy struct {
 	wg    sync.WaitGroup
 }
 
-// newTCPProxy listens on a loopback port and forwards to target until the
+// NewProxy listens on a loopback port and forwards to target until the
 // test ends.
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy listen: %v", err)
 	}
-	p := &tcpProxy{addr: ln.Addr().String(), target: target, ln: ln, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: make(map[net.Conn]struct{})}
 	p.wg.Go(p.serve)
 	t.Cleanup(func() {
 		ln.Close()
-		p.cut()
+		p.Cut()
 		p.wg.Wait()
 	})
 	return p
 }
 
-func (p *tcpProxy) serve() {
+func (p *Proxy) serve() {
 	for {
 		client, err := p.ln.Accept()
 		if err != nil {
@@ -65,9 +66,9 @@ func (p *tcpProxy) serve() {
 	}
 }
 
-// track remembers both ends so that cut can drop them; it refuses them
+// track remembers both ends so that Cut can drop them; it refuses them
 // when a cut came in meanwhile.
-func (p *tcpProxy) track(conns ...net.Conn) bool {
+func (p *Proxy) track(conns ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.down {
@@ -82,7 +83,7 @@ func (p *tcpProxy) track(conns ...net.Conn) bool {
 	return true
 }
 
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) {
 	io.Copy(dst, src)
 	dst.Close()
 	src.Close()
@@ -92,8 +93,8 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
-// cut drops every open connection and refuses new ones.
-func (p *tcpProxy) cut() {
+// Cut drops every open connection and refuses new ones.
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = true
@@ -102,9 +103,23 @@ func (p *tcpProxy) cut() {
 	}
 }
 
-// restore lets connections through again.
-func (p *tcpProxy) restore() {
+// Restore lets connections through again.
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// NewProxiedDatabase is NewDatabase reached through a Proxy: it returns the
+// direct URL, the URL through the proxy, and the proxy to cut.
+func NewProxiedDatabase(t testing.TB) (direct, proxied string, p *Proxy) {
+	t.Helper()
+	direct = NewDatabase(t)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatalf("parse database URL: %v", err)
+	}
+	p = NewProxy(t, u.Host)
+	u.Host = p.Addr
+	return direct, u.String(), p
 }
