@@ -143,18 +143,27 @@ func (c *Catalog) complete() bool {
 
 // Latest returns the newest comic, fetching it when nothing is known yet.
 func (c *Catalog) Latest(ctx context.Context) (*xkcd.Comic, error) {
+	latest, err := c.latestNum(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Comic(ctx, latest)
+}
+
+// latestNum is the newest comic number, asked of upstream when unknown.
+func (c *Catalog) latestNum(ctx context.Context) (int, error) {
 	c.mu.RLock()
 	latest := c.latest
 	c.mu.RUnlock()
-	if latest == 0 {
-		if err := c.RefreshLatest(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		c.mu.RLock()
-		latest = c.latest
-		c.mu.RUnlock()
+	if latest > 0 {
+		return latest, nil
 	}
-	return c.Comic(ctx, latest)
+	if err := c.RefreshLatest(ctx); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.latest, nil
 }
 
 // Cached returns comic n when it is in memory, without any I/O.
@@ -241,7 +250,7 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 // comic is picked instead.
 func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	c.mu.RLock()
-	latest, complete, cached := c.latest, c.complete(), len(c.nums)
+	complete, cached := c.complete(), len(c.nums)
 	var pick *xkcd.Comic
 	if cached > 0 {
 		pick = c.byNum[c.nums[rand.IntN(cached)]]
@@ -251,13 +260,9 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	if complete || (pick != nil && upstreamFailing) {
 		return pick, nil
 	}
-	if latest == 0 {
-		if err := c.RefreshLatest(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		c.mu.RLock()
-		latest = c.latest
-		c.mu.RUnlock()
+	latest, err := c.latestNum(ctx)
+	if err != nil {
+		return nil, err
 	}
 	n := 1 + rand.IntN(latest)
 	if n == xkcd.Missing {

@@ -1,5 +1,5 @@
 // Package counter counts comic views with group commit: concurrent Record
-// calls join one batch, written in one round trip by one of a few writers.
+// calls join one batch, written in one round trip.
 package counter
 
 import (
@@ -20,11 +20,14 @@ type Store interface {
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("counter: closed")
 
-// Counter batches views. Views that cannot be written (the database is down)
-// are held in memory, one integer per comic, and written when it is back.
+// Counter batches views. A visitor waits for the commit of their view, but
+// never longer than the counter's wait: views that cannot be written in
+// time (the database is slow or down) are held in memory, one integer per
+// comic, and written when it is back.
 type Counter struct {
 	store    Store
 	log      *slog.Logger
+	wait     time.Duration // longest a Record waits for its commit
 	timeout  time.Duration // bound on one batch write
 	writers  int           // batches in flight at once
 	maxBatch int
@@ -53,7 +56,13 @@ type request struct {
 // Option changes a Counter's defaults.
 type Option func(*Counter)
 
-// WithWriteTimeout bounds each batch write; a caller waits at most that long.
+// WithWait bounds how long Record waits for its batch to commit before it
+// answers with an estimate and leaves the view to be written later.
+func WithWait(d time.Duration) Option { return func(c *Counter) { c.wait = d } }
+
+// WithWriteTimeout bounds each batch write. It is longer than the wait, so
+// that a slow commit finishes rather than being cut off after the database
+// may already have committed it (which would count its views twice).
 func WithWriteTimeout(d time.Duration) Option { return func(c *Counter) { c.timeout = d } }
 
 // WithWriters sets how many batches may be in flight at once. One (the
@@ -68,7 +77,8 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 	c := &Counter{
 		store:    s,
 		log:      log,
-		timeout:  2 * time.Second,
+		wait:     time.Second,
+		timeout:  10 * time.Second,
 		writers:  1,
 		maxBatch: 1024,
 		requests: make(chan request, 4096),
@@ -80,13 +90,16 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 	for _, opt := range opts {
 		opt(c)
 	}
+	c.wait = min(c.wait, c.timeout)
 	go c.dispatch()
 	return c
 }
 
 // Record counts one view of comic num and returns its count once the batch
-// holding it has committed. While the database is unreachable the view is
-// held and the count returned is the last committed one plus what is held.
+// holding it has committed. When that takes longer than the counter's wait,
+// or the database is down, the view is held and Record returns an estimate:
+// the last count committed here plus the views not yet written, or 0 when
+// this process has not seen the comic's count yet.
 func (c *Counter) Record(ctx context.Context, num int) (int64, error) {
 	req := request{num: num, reply: make(chan int64, 1)}
 	if err := c.enqueue(ctx, req); err != nil {
@@ -164,8 +177,9 @@ func (c *Counter) lost(ctx context.Context) error {
 
 // dispatch gathers requests into batches: it waits for a view and a free
 // writer, then takes every view that queued up meanwhile as one batch.
-// While the store is failing, batches are held without a write until the
-// next retry is due, so pages never wait on a database that is down.
+// A batch that finds no free writer within the wait is held, and while the
+// store is failing every batch is held at once and only held views are
+// retried, in the background: pages never wait on a database that is down.
 func (c *Counter) dispatch() {
 	slots := make(chan struct{}, c.writers)
 	var writes sync.WaitGroup
@@ -173,18 +187,23 @@ func (c *Counter) dispatch() {
 		writes.Wait()
 		close(c.done)
 	}()
+	write := func(batch []request) {
+		writes.Go(func() {
+			defer func() { <-slots }()
+			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			defer cancel()
+			c.flush(ctx, batch)
+		})
+	}
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
+	stuck := false
 	for {
 		var batch []request
 		select {
 		case req := <-c.requests:
 			batch = append(make([]request, 0, 64), req)
 		case <-retry.C:
-			// Held views are written even when no new view comes along.
-			if c.Held() == 0 || !c.due() {
-				continue
-			}
 		case <-c.stop:
 			// Answer whoever queued before the stop; Close flushes the rest.
 			for {
@@ -197,36 +216,80 @@ func (c *Counter) dispatch() {
 				}
 			}
 		}
-		slots <- struct{}{}
-	drain:
-		for len(batch) < c.maxBatch {
-			select {
-			case req := <-c.requests:
-				batch = append(batch, req)
-			default:
-				break drain
-			}
-		}
-		if !c.due() {
+
+		failing, due := c.state()
+		if failing || len(batch) == 0 {
+			// Held views are retried in the background, even when no new
+			// view comes along; a new batch waits for none of it.
 			c.hold(batch)
-			<-slots
+			if due && c.holding() {
+				select {
+				case slots <- struct{}{}:
+					write(nil)
+				default:
+				}
+			}
 			continue
 		}
-		writes.Go(func() {
-			defer func() { <-slots }()
-			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-			defer cancel()
-			c.flush(ctx, batch)
-		})
+
+		// Wait for a writer, but once one batch has waited the whole wait in
+		// vain, the writers are stuck on a slow commit: hold at once until
+		// one is free again.
+		if stuck = !c.acquire(slots, stuck); stuck {
+			c.hold(c.drain(batch))
+			continue
+		}
+		write(c.drain(batch))
 	}
 }
 
-// due reports whether a write may be tried: always, unless the store failed
-// lately and its backoff has not run out.
-func (c *Counter) due() bool {
+// acquire takes a writer slot, waiting up to the wait for one, or not at
+// all when the writers were stuck last time.
+func (c *Counter) acquire(slots chan struct{}, stuck bool) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+		if stuck {
+			return false
+		}
+	}
+	t := time.NewTimer(c.wait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// drain adds to batch whatever requests are queued, up to maxBatch.
+func (c *Counter) drain(batch []request) []request {
+	for len(batch) < c.maxBatch {
+		select {
+		case req := <-c.requests:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// state reports whether the store is failing, and whether a write may be
+// tried: always, unless a failure's backoff has not run out.
+func (c *Counter) state() (failing, due bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.failing || !time.Now().Before(c.nextTry)
+	return c.failing, !c.failing || !time.Now().Before(c.nextTry)
+}
+
+// holding reports whether views wait in memory for a write to take them.
+func (c *Counter) holding() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held) > 0
 }
 
 // hold keeps batch in memory without writing and answers its callers.
@@ -236,7 +299,18 @@ func (c *Counter) hold(batch []request) {
 	for _, req := range batch {
 		c.held[req.num]++
 	}
-	c.answer(batch, func(num int) int64 { return c.known[num] + c.held[num] })
+	c.answer(batch, c.estimate)
+}
+
+// estimate is a comic's count as far as this process knows: the last
+// committed count plus what is not written yet, or 0 (unknown) when no
+// commit of this process has told it the count. c.mu must be held.
+func (c *Counter) estimate(num int) int64 {
+	known, ok := c.known[num]
+	if !ok {
+		return 0
+	}
+	return known + c.held[num]
 }
 
 // backoff bounds the wait between writes while the store is failing.
@@ -245,10 +319,11 @@ const (
 	maxBackoff   = 30 * time.Second
 )
 
-// flush writes batch plus everything held, answers the batch's callers,
-// and reports whether the write committed. The held views it takes are its
-// own until it commits or gives them back, so concurrent writers never
-// write the same view twice.
+// flush writes batch plus everything held and reports whether the write
+// committed. The batch's callers get their committed counts, or estimates
+// once the wait runs out while the write goes on. The held views a flush
+// takes are its own until it commits or gives them back, so concurrent
+// writers never write the same view twice.
 func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	c.mu.Lock()
 	for _, req := range batch {
@@ -265,7 +340,17 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 		return true
 	}
 
+	answered := false // guarded by c.mu
+	slow := time.AfterFunc(c.wait, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !answered {
+			answered = true
+			c.answer(batch, c.estimate)
+		}
+	})
 	counts, err := c.store.AddViews(ctx, deltas)
+	slow.Stop()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -283,33 +368,41 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 			c.backoff = firstBackoff
 		}
 		c.failing, c.nextTry = true, time.Now().Add(c.backoff)
-		c.answer(batch, func(num int) int64 { return c.known[num] + c.held[num] })
+		if !answered {
+			answered = true
+			c.answer(batch, c.estimate)
+		}
 		return false
 	}
 	if c.failing {
 		c.log.Info("held views written: the store is back", "comics", len(deltas))
 		c.failing = false
 	}
+	committed := make(map[int]int64, len(counts))
 	for _, cnt := range counts {
+		committed[cnt.Num] = cnt.Views
 		// Concurrent commits may report out of order; counts only grow.
 		c.known[cnt.Num] = max(c.known[cnt.Num], cnt.Views)
 	}
-	byNum := make(map[int]int64, len(counts))
-	for _, cnt := range counts {
-		byNum[cnt.Num] = cnt.Views
+	if !answered {
+		answered = true
+		c.answer(batch, func(num int) int64 { return committed[num] })
 	}
-	c.answer(batch, func(num int) int64 { return byNum[num] })
 	return true
 }
 
 // answer replies to every caller in batch. Callers in one batch share a
 // commit; each gets the count it would have seen had they been written one
-// after another. c.mu must be held.
+// after another. A total of 0 means unknown, and stays 0. c.mu must be held.
 func (c *Counter) answer(batch []request, total func(num int) int64) {
 	later := make(map[int]int64, len(batch))
 	for i := len(batch) - 1; i >= 0; i-- {
 		num := batch[i].num
-		batch[i].reply <- total(num) - later[num]
+		n := total(num)
+		if n > 0 {
+			n = max(n-later[num], 1)
+		}
+		batch[i].reply <- n
 		later[num]++
 	}
 }

@@ -17,3 +17,29 @@ document.addEventListener("keydown", (event) => {
     link.click();
   }
 });
+
+// The home page shows a random comic. Give its history entry the comic's
+// permalink, so that Back returns to this comic rather than a new random one.
+const shown = document.getElementById("comic");
+if (shown && location.pathname === "/") {
+  history.replaceState(history.state, "", `/comic/${shown.dataset.num}${location.hash}`);
+}
+
+// After a swap, keep keyboard focus somewhere useful (the link pressed may
+// be gone, as "Previous" is on comic 1) and tell screen readers which comic
+// arrived.
+document.addEventListener("htmx:after:swap", () => {
+  const comic = document.getElementById("comic");
+  const title = document.getElementById("comic-title");
+  if (!comic || !title) {
+    return;
+  }
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || !focused.isConnected) {
+    title.focus({ preventScroll: true });
+  }
+  const announce = document.getElementById("announce");
+  if (announce) {
+    announce.textContent = `Comic ${comic.dataset.num}: ${title.textContent}`;
+  }
+});

@@ -128,7 +128,7 @@ func Layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\">Most viewed</a></li></ul></nav></header><main id=\"main\"><div id=\"notice\" class=\"notice\" role=\"status\" aria-live=\"polite\"></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\">Most viewed</a></li></ul></nav></header><main id=\"main\"><div id=\"notice\" class=\"notice\" role=\"status\" aria-live=\"polite\"></div><p id=\"announce\" class=\"visually-hidden\" aria-live=\"polite\"></p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -102,10 +102,11 @@ func TestComicFragment(t *testing.T) {
 	if got := one(t, doc, "title").Text(); got != "Comic number 42 · xkcd #42" {
 		t.Errorf("<title>: got %q, want %q", got, "Comic number 42 · xkcd #42")
 	}
-	// The out-of-band notice clears an earlier error above the comic.
+	// The out-of-band notice clears an earlier error above the comic,
+	// replacing the live region's content, not the region.
 	notice := one(t, doc, "#notice")
-	if got, _ := notice.Attr("hx-swap-oob"); got != "true" {
-		t.Errorf("#notice hx-swap-oob: got %q, want %q", got, "true")
+	if got, _ := notice.Attr("hx-swap-oob"); got != "innerHTML" {
+		t.Errorf("#notice hx-swap-oob: got %q, want %q", got, "innerHTML")
 	}
 	if got := strings.TrimSpace(notice.Text()); got != "" {
 		t.Errorf("#notice text: got %q, want empty", got)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -249,5 +250,63 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	})
 	if got, want := path(t, ctx), fmt.Sprintf("/comic/%d", shownNum(t, ctx)); got != want {
 		t.Errorf("address = %s, want the permalink of the comic shown, %s", got, want)
+	}
+}
+
+// TestBrowserHomeAndFocus: the home page's random comic gets its permalink
+// in the address bar, Back returns to it (not to a new random comic), focus
+// survives a swap that removes the pressed link, and an error shows in the
+// notice while the comic stays.
+func TestBrowserHomeAndFocus(t *testing.T) {
+	upstream := xkcdtest.NewServer(410)
+	t.Cleanup(upstream.Stop)
+	app := startApp(t, map[string]string{"XKCD_BASE_URL": upstream.URL})
+	app.waitUntilSynced(t)
+	ctx := newBrowser(t)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/"), chromedp.WaitVisible(chromedp.ID("nav-random"))); err != nil {
+		t.Fatalf("open /: %v", err)
+	}
+	home := shownNum(t, ctx)
+	if got, want := path(t, ctx), fmt.Sprintf("/comic/%d", home); got != want {
+		t.Errorf("address of the home page = %s, want its comic's permalink %s", got, want)
+	}
+	other := home
+	for i := 0; other == home; i++ {
+		if i == 10 {
+			t.Fatalf("10 clicks on Another one never left comic %d", home)
+		}
+		other = swap(t, ctx, chromedp.Click(chromedp.ID("nav-random")))
+	}
+	if err := chromedp.Do(ctx, chromedp.NavigateBack()); err != nil {
+		t.Fatalf("go back: %v", err)
+	}
+	if got := waitForComicOtherThan(t, ctx, other); got != home {
+		t.Errorf("comic after Back to the home page = %d, want %d", got, home)
+	}
+
+	// On comic 2, "Previous" leads to comic 1, which has no "Previous":
+	// focus moves to the new comic's title instead of being lost.
+	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/comic/2"), chromedp.WaitVisible(chromedp.ID("nav-prev")), chromedp.Focus(chromedp.ID("nav-prev"))); err != nil {
+		t.Fatalf("open comic 2: %v", err)
+	}
+	if got := swap(t, ctx, chromedp.KeyEvent(kb.Enter)); got != 1 {
+		t.Fatalf("comic after Enter on Previous = %d, want 1", got)
+	}
+	waitFor(t, 5*time.Second, "focus on the new comic's title", func() bool {
+		return evaluate[string](t, ctx, "document.activeElement.id") == "comic-title"
+	})
+	if got := evaluate[string](t, ctx, `document.getElementById("announce").textContent`); !strings.HasPrefix(got, "Comic 1:") {
+		t.Errorf("screen reader announcement = %q, want it to name comic 1", got)
+	}
+
+	// A comic that does not exist, asked for by htmx: the notice says so and
+	// the comic on screen stays.
+	evaluate[bool](t, ctx, `(htmx.ajax("GET", "/comic/9999", {target: "#comic", swap: "outerMorph"}), true)`)
+	waitFor(t, 5*time.Second, "the notice", func() bool {
+		return strings.Contains(evaluate[string](t, ctx, `document.getElementById("notice").textContent`), "No such comic")
+	})
+	if got := shownNum(t, ctx); got != 1 {
+		t.Errorf("comic after a failed swap = %d, want 1 (unchanged)", got)
 	}
 }
