@@ -7,9 +7,10 @@ run: ## the app with embedded defaults: no Postgres, no Redis
 	go run ./cmd/xkcdapp
 
 demo: ## the app against a local fake xkcd, for machines without internet
-	go run ./cmd/fakexkcd -latest 3000 & \
+	go build -o bin/ ./cmd/xkcdapp ./cmd/fakexkcd
+	bin/fakexkcd -latest 3000 & \
 	trap 'kill $$!' EXIT; \
-	XKCD_BASE_URL=http://127.0.0.1:8001 LOG_FORMAT=text go run ./cmd/xkcdapp
+	XKCD_BASE_URL=http://127.0.0.1:8001 LOG_FORMAT=text bin/xkcdapp
 
 test: ## every test: unit, real Postgres, real Chromium
 	./scripts/services.sh

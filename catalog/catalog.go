@@ -46,8 +46,10 @@ type Catalog struct {
 	fetches  singleflight.Group
 	// fetchTimeout bounds a fetch a visitor waits for.
 	fetchTimeout time.Duration
-	// concurrency bounds parallel upstream fetches while backfilling.
-	concurrency int
+	// concurrency bounds parallel upstream fetches, on demand and in
+	// backfills alike: politeness to xkcd.com.
+	concurrency   int
+	upstreamSlots chan struct{}
 
 	mu       sync.RWMutex
 	byNum    map[int]*xkcd.Comic
@@ -56,6 +58,7 @@ type Catalog struct {
 	missing  map[int]time.Time
 	lastSync Sync
 	failedAt time.Time // last failed fetch, for Random to stop waiting on upstream
+	loaded   bool      // the store's comics are in memory
 }
 
 // Sync describes the last time the catalog asked upstream for the latest.
@@ -87,6 +90,7 @@ func New(upstream Upstream, store Store, log *slog.Logger, opts ...Option) *Cata
 	for _, opt := range opts {
 		opt(c)
 	}
+	c.upstreamSlots = make(chan struct{}, c.concurrency)
 	return c
 }
 
@@ -99,6 +103,9 @@ func (c *Catalog) Load(ctx context.Context) error {
 	for i := range comics {
 		c.add(&comics[i])
 	}
+	c.mu.Lock()
+	c.loaded = true
+	c.mu.Unlock()
 	return nil
 }
 
@@ -213,6 +220,11 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 	ch := c.fetches.DoChan(strconv.Itoa(n), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
 		defer cancel()
+		release, err := c.upstreamSlot(fctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		defer release()
 		comic, err := c.upstream.Comic(fctx, n)
 		if errors.Is(err, xkcd.ErrNotFound) {
 			c.mu.Lock()
@@ -241,6 +253,16 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 		return res.Val.(*xkcd.Comic), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// upstreamSlot waits for one of the few upstream calls allowed at once.
+func (c *Catalog) upstreamSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case c.upstreamSlots <- struct{}{}:
+		return func() { <-c.upstreamSlots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("catalog: waiting for an upstream slot: %w", ctx.Err())
 	}
 }
 
@@ -304,6 +326,11 @@ func (c *Catalog) RefreshLatest(ctx context.Context) error {
 	_, err, _ := c.fetches.Do("latest", func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
 		defer cancel()
+		release, err := c.upstreamSlot(fctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		comic, err := c.upstream.Latest(fctx)
 		c.mu.Lock()
 		c.lastSync = Sync{At: time.Now(), Err: err}
@@ -384,7 +411,8 @@ func (c *Catalog) Backfill(ctx context.Context, progress Progress) error {
 }
 
 // Run keeps the catalog in step with upstream until ctx ends: a backfill
-// now, then every interval, sooner after a failure.
+// now, then every interval, sooner after a failure. A store that could not
+// be read at start is read first, so that no cached comic is fetched again.
 func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
 	wait := time.Duration(0)
 	retry := 30 * time.Second
@@ -393,6 +421,16 @@ func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		}
+		c.mu.RLock()
+		loaded := c.loaded
+		c.mu.RUnlock()
+		if !loaded {
+			if err := c.Load(ctx); err != nil {
+				c.log.Warn("comic cache still unreadable; retrying before any sync", "err", err, "retry_in", 5*time.Second)
+				wait = 5 * time.Second
+				continue
+			}
 		}
 		start := time.Now()
 		err := c.Backfill(ctx, nil)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,7 +15,7 @@ import (
 
 // home shows a random comic as a full page.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.catalog.Random(r.Context())
+	comic, err := s.Catalog.Random(r.Context())
 	if err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 // random swaps in a random comic for htmx, and without JavaScript sends
 // the browser to the comic's permalink.
 func (s *Server) random(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.catalog.Random(r.Context())
+	comic, err := s.Catalog.Random(r.Context())
 	if err != nil {
 		return err
 	}
@@ -36,7 +37,7 @@ func (s *Server) random(w http.ResponseWriter, r *http.Request) error {
 
 // latest is random's twin for the newest comic.
 func (s *Server) latest(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.catalog.Latest(r.Context())
+	comic, err := s.Catalog.Latest(r.Context())
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, permalink(n), http.StatusMovedPermanently)
 		return nil
 	}
-	comic, err := s.catalog.Comic(r.Context(), n)
+	comic, err := s.Catalog.Comic(r.Context(), n)
 	if err != nil {
 		return err
 	}
@@ -68,16 +69,18 @@ func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
 // showComic counts the view and writes the comic: a fragment for htmx
 // (with its permalink pushed into the address bar), a full page otherwise.
 func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
-	v := views.ComicView{Comic: comic, Latest: s.catalog.Status().Latest}
+	v := views.ComicView{Comic: comic, Latest: s.Catalog.Status().Latest}
 	var err error
 	if countsAsView(r) {
-		v.Views, err = s.counter.Record(r.Context(), comic.Num)
+		v.Views, err = s.Counter.Record(r.Context(), comic.Num)
 	} else {
-		v.Views, err = s.rankings.Views(r.Context(), comic.Num)
+		ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+		v.Views, err = s.Rankings.Views(ctx, comic.Num)
+		cancel()
 	}
 	if err != nil {
 		// The page is still worth showing; it just goes without a count.
-		s.log.WarnContext(r.Context(), "view count unavailable", "num", comic.Num, "err", err)
+		s.Log.WarnContext(r.Context(), "view count unavailable", "num", comic.Num, "err", err)
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -87,7 +90,7 @@ func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.C
 		h.Set("HX-Push-Url", permalink(comic.Num))
 	}
 	s.renderFunc(w, r, http.StatusOK, func(w io.Writer) error {
-		return s.pages.write(r.Context(), w, v, fragment)
+		return s.pages.Render(r.Context(), w, v, fragment)
 	})
 	return nil
 }

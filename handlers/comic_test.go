@@ -437,8 +437,8 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			w := a.do(t, http.MethodPost, path, nil)
 			assertProblem(t, w, http.StatusMethodNotAllowed)
-			if got := w.Header().Get("Allow"); got != http.MethodGet {
-				t.Errorf("Allow: got %q, want %q", got, http.MethodGet)
+			if got := w.Header().Get("Allow"); got != "GET, HEAD" {
+				t.Errorf("Allow: got %q, want %q", got, "GET, HEAD")
 			}
 		})
 	}
@@ -470,5 +470,27 @@ func TestLeadingZerosRedirect(t *testing.T) {
 	}
 	if got := a.views(t, 7); got != 0 {
 		t.Errorf("views of 7 after a redirect: got %d, want 0", got)
+	}
+}
+
+// TestNewComicUpdatesNavigation: pages are cached per comic, yet once a new
+// comic is published the old latest gets its "Next" link, in full pages
+// and fragments alike.
+func TestNewComicUpdatesNavigation(t *testing.T) {
+	a := newWarmApp(t, latest)
+	for _, h := range []http.Header{nil, htmx} {
+		if n := parse(t, a.get(t, "/comic/20", h)).Find("#comic a[data-nav=next]").Length(); n != 0 {
+			t.Fatalf("next links on the latest comic: got %d, want 0", n)
+		}
+	}
+	a.upstream.SetLatest(latest + 1)
+	if err := a.catalog.RefreshLatest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []http.Header{nil, htmx} {
+		next := parse(t, a.get(t, "/comic/20", h)).Find("#comic a[data-nav=next]")
+		if got := next.AttrOr("href", ""); got != "/comic/21" {
+			t.Errorf("next link of comic 20 once 21 is out (htmx %v): got %q, want %q", h != nil, got, "/comic/21")
+		}
 	}
 }

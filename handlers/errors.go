@@ -46,7 +46,7 @@ func problem(r *http.Request, err error) views.Problem {
 			Message: "There is nothing at this address."}
 	case errors.Is(err, errMethod):
 		return views.Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
-			Message: "This address only answers " + http.MethodGet + " requests."}
+			Message: "This address only answers GET and HEAD requests."}
 	case errors.Is(err, catalog.ErrUnavailable):
 		return views.Problem{Status: http.StatusServiceUnavailable, Title: "xkcd is out of reach",
 			Message: "That comic is not in our cache and xkcd.com is not answering right now. Please try again in a moment.",
@@ -63,13 +63,15 @@ func problem(r *http.Request, err error) views.Problem {
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem(r, err)
+	uri := loggable(r.URL.RequestURI())
 	switch {
+	case r.Context().Err() != nil:
+		// The visitor left; nothing went wrong on our side.
+		s.Log.DebugContext(r.Context(), "request abandoned", "method", r.Method, "uri", uri, "err", err)
 	case p.Status >= 500:
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "uri", r.URL.RequestURI(),
-			"status", p.Status, "err", err)
+		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "uri", uri, "status", p.Status, "err", err)
 	case p.Status != http.StatusNotFound:
-		s.log.InfoContext(r.Context(), "request refused", "method", r.Method, "uri", r.URL.RequestURI(),
-			"status", p.Status, "err", err)
+		s.Log.InfoContext(r.Context(), "request refused", "method", r.Method, "uri", uri, "status", p.Status, "err", err)
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -78,7 +80,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		h.Set("Retry-After", "30")
 	}
 	if p.Status == http.StatusMethodNotAllowed {
-		h.Set("Allow", http.MethodGet)
+		h.Set("Allow", "GET, HEAD")
 	}
 	if isFragment(r) {
 		// Keep the comic on screen; show the problem in the notice above it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/store"
+	"github.com/xkcdapp/xkcdapp/views"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
 
@@ -37,13 +38,8 @@ type Rankings interface {
 
 // Server holds what the handlers need. Build it with New.
 type Server struct {
-	catalog  Catalog
-	counter  Counter
-	rankings Rankings
-	sessions *scs.SessionManager
-	log      *slog.Logger
-	deps     Deps
-	pages    comicPages
+	Deps
+	pages views.ComicCache
 }
 
 // Deps is everything the handlers are given.
@@ -63,13 +59,6 @@ type Deps struct {
 
 // New returns the app's HTTP handler.
 func New(d Deps) http.Handler {
-	s := &Server{
-		catalog:  d.Catalog,
-		counter:  d.Counter,
-		rankings: d.Rankings,
-		sessions: d.Sessions,
-		log:      d.Log,
-		deps:     d,
-	}
+	s := &Server{Deps: d}
 	return s.routes()
 }

@@ -46,10 +46,10 @@ type CatalogState struct {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	st := s.catalog.Status()
+	st := s.Catalog.Status()
 	rd := Readiness{
-		Database: BackendState{Kind: s.deps.DatabaseKind, OK: true},
-		Sessions: BackendState{Kind: s.deps.SessionKind, OK: true},
+		Database: BackendState{Kind: s.DatabaseKind, OK: true},
+		Sessions: BackendState{Kind: s.SessionKind, OK: true},
 		Catalog: CatalogState{
 			OK:       st.Cached > 0 || st.Latest > 0,
 			Cached:   st.Cached,
@@ -61,9 +61,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if st.LastSync.Err != nil {
 		rd.Catalog.SyncErr = st.LastSync.Err.Error()
 	}
-	if err := s.rankings.Ping(ctx); err != nil {
+	if err := s.Rankings.Ping(ctx); err != nil {
 		rd.Database.OK, rd.Database.Error = false, "unreachable"
-		s.log.WarnContext(ctx, "readyz: database unreachable", "err", err)
+		s.Log.WarnContext(ctx, "readyz: database unreachable", "err", err)
 	}
 	rd.Ready = rd.Catalog.OK
 	w.Header().Set("Content-Type", "application/json")

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/views"
@@ -11,6 +13,10 @@ import (
 
 // defaultTop is how many comics the leaderboard shows unless asked.
 const defaultTop = 10
+
+// readTimeout bounds a read of view counts: a page should fail fast, not
+// hang on a database that does not answer.
+const readTimeout = 2 * time.Second
 
 // leaderboard lists the most-viewed comics; ?n= asks for up to store.MaxTop.
 func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) error {
@@ -22,14 +28,16 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	top, err := s.rankings.TopComics(r.Context(), limit)
+	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
+	defer cancel()
+	top, err := s.Rankings.TopComics(ctx, limit)
 	if err != nil {
 		return fmt.Errorf("leaderboard: %w: %w", errCountsDown, err)
 	}
 	v := views.LeaderboardView{Limit: limit, Rows: make([]views.Ranked, len(top))}
 	for i, c := range top {
 		v.Rows[i] = views.Ranked{Rank: i + 1, Num: c.Num, Views: c.Views}
-		if comic, ok := s.catalog.Cached(c.Num); ok {
+		if comic, ok := s.Catalog.Cached(c.Num); ok {
 			v.Rows[i].Title = comic.Title
 		}
 	}

@@ -66,10 +66,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/static/") {
 			level = slog.LevelDebug
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("id", RequestID(r.Context())),
+		s.Log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", loggable(r.URL.Path)),
 			slog.Int("status", status),
 			slog.Int("bytes", ww.BytesWritten()),
 			slog.Duration("duration", time.Since(start)),
@@ -91,8 +90,8 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.ErrorContext(r.Context(), "panic", "id", RequestID(r.Context()), "method", r.Method,
-				"uri", r.URL.RequestURI(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.Log.ErrorContext(r.Context(), "panic", "method", r.Method,
+				"uri", loggable(r.URL.RequestURI()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			s.writeProblem(w, r, errors.New("panic"))
 		}()
 		next.ServeHTTP(w, r)

@@ -25,7 +25,7 @@ func (s *Server) renderFunc(w http.ResponseWriter, r *http.Request, status int, 
 	buf.Reset()
 	defer buffers.Put(buf)
 	if err := write(buf); err != nil {
-		s.log.ErrorContext(r.Context(), "render failed", "method", r.Method, "uri", r.URL.RequestURI(), "err", err)
+		s.Log.ErrorContext(r.Context(), "render failed", "method", r.Method, "uri", loggable(r.URL.RequestURI()), "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}

@@ -12,7 +12,7 @@ import (
 // routes is every route and middleware chain, at a glance.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.deps.ImageOrigins))
+	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.ImageOrigins))
 	// HEAD answers like GET without a body; countsAsView keeps it uncounted.
 	r.Use(middleware.GetHead)
 
@@ -20,10 +20,10 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage })
-	r.With(middleware.Compress(5)).Handle(static.Prefix+"*", static.Handler(notFound))
+	r.With(middleware.Compress(5)).Get(static.Prefix+"*", static.Handler(notFound).ServeHTTP)
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.sessions.LoadAndSave)
+		r.Use(s.Sessions.LoadAndSave)
 		r.Get("/", s.handle(s.home))
 		r.Get("/random", s.handle(s.random))
 		r.Get("/latest", s.handle(s.latest))

@@ -2,17 +2,25 @@
 # Makes sure what the tests need is here: Chromium for the browser tests,
 # and the local Postgres and Redis servers, started if they are not running.
 # Installing needs root and Debian's apt; elsewhere, install Chromium yourself
-# (CHROMIUM=/path/to/chromium) and the browser tests use it.
+# (CHROMIUM=/path/to/chromium) and the browser tests use it. With CI set, a
+# missing piece is an error; otherwise the tests that need it skip, loudly.
 set -euo pipefail
+
+missing() {
+	if [[ -n ${CI:-} ]]; then
+		echo "error: $1" >&2
+		exit 1
+	fi
+	echo "warning: $1; the tests that need it will be skipped" >&2
+}
 
 if ! command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null 2>&1; then
 	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
 		echo "installing chromium from apt..."
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-	else
-		echo "warning: Chromium not found; browser tests will be skipped (set CHROMIUM or install chromium)" >&2
 	fi
+	command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null 2>&1 || missing "Chromium not found (set CHROMIUM or install chromium)"
 fi
 
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -22,6 +30,7 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; the
 		for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
 	fi
 fi
+pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || missing "Postgres is not answering on 127.0.0.1:5432"
 
 if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 	if command -v redis-server >/dev/null; then
@@ -32,3 +41,5 @@ if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/de
 		for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
 	fi
 fi
+# No test needs Redis yet (sessions are in memory); a missing one is only noted.
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || echo "note: Redis is not answering on 127.0.0.1:6379" >&2

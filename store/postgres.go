@@ -41,9 +41,6 @@ func OpenPostgres(ctx context.Context, url string, maxConns int32) (*Postgres, e
 	return &Postgres{pool: pool}, nil
 }
 
-// Pool exposes the connection pool for tests that set up data by hand.
-func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
-
 // Close waits for borrowed connections and closes the pool.
 func (p *Postgres) Close() { p.pool.Close() }
 

@@ -66,7 +66,8 @@ func NewClient(baseURL string, opts ...Option) *Client {
 	return c
 }
 
-// Calls reports how many HTTP requests the client has sent upstream.
+// Calls reports how many requests the client has attempted upstream,
+// retries included, whether or not they reached the network.
 func (c *Client) Calls() int64 { return c.calls.Load() }
 
 // Latest fetches the newest comic.
@@ -79,7 +80,11 @@ func (c *Client) Comic(ctx context.Context, n int) (Comic, error) {
 	if n < 1 || n == Missing {
 		return Comic{}, fmt.Errorf("xkcd: comic %d: %w", n, ErrNotFound)
 	}
-	return c.fetch(ctx, c.baseURL+"/"+strconv.Itoa(n)+"/info.0.json")
+	comic, err := c.fetch(ctx, c.baseURL+"/"+strconv.Itoa(n)+"/info.0.json")
+	if err == nil && comic.Num != n {
+		return Comic{}, fmt.Errorf("xkcd: asked for comic %d, upstream sent %d", n, comic.Num)
+	}
+	return comic, err
 }
 
 func (c *Client) fetch(ctx context.Context, url string) (Comic, error) {

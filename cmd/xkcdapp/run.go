@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/xkcdapp/xkcdapp/config"
+	"github.com/xkcdapp/xkcdapp/handlers"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
@@ -57,6 +59,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	cfg, err := config.Load("xkcdapp "+cmd, rest, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: usage is printed, and asking for it is no failure
+	}
 	if err != nil {
 		return err
 	}
@@ -74,10 +79,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(handlers.LogHandler(h))
 }
 
 func buildVersion() string {
@@ -94,8 +100,8 @@ func buildVersion() string {
 	return version
 }
 
-// Comics is the store the app runs on: Postgres, or memory without one.
-type Comics interface {
+// Store is what the app keeps: Postgres, or memory without one.
+type Store interface {
 	Comics(ctx context.Context) ([]xkcd.Comic, error)
 	PutComic(ctx context.Context, c xkcd.Comic) error
 	AddViews(ctx context.Context, deltas []store.Count) ([]store.Count, error)
@@ -107,7 +113,7 @@ type Comics interface {
 
 // openStore opens Postgres when configured, applying migrations if asked,
 // and says loudly when it falls back to memory.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (Comics, string, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (Store, string, error) {
 	if cfg.DatabaseURL == "" {
 		log.Warn("no database configured (DATABASE_URL or DATABASE_HOST): using the in-memory store; views and cached comics are lost when the process exits")
 		return store.NewMemory(), "memory", nil
@@ -144,7 +150,8 @@ func migrateOnly(ctx context.Context, cfg config.Config, log *slog.Logger) error
 func upstreamClient(cfg config.Config) *xkcd.Client {
 	return xkcd.NewClient(cfg.XKCDBaseURL,
 		xkcd.WithUserAgent("xkcdapp/"+buildVersion()+" (a reader for xkcd comics)"),
-		xkcd.WithTimeout(5*time.Second),
+		// Three short attempts fit in the catalog's 5 s fetch budget.
+		xkcd.WithTimeout(1500*time.Millisecond),
 		xkcd.WithRetries(3, 250*time.Millisecond))
 }
 

@@ -20,7 +20,11 @@ import (
 )
 
 // shutdownTimeout fits inside Fargate's 30 s between SIGTERM and SIGKILL.
-const shutdownTimeout = 25 * time.Second
+// Requests get most of it; the rest is kept for writing held views.
+const (
+	shutdownTimeout = 25 * time.Second
+	drainTimeout    = 18 * time.Second
+)
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("starting", "version", buildVersion(), "addr", cfg.Addr, "upstream", cfg.XKCDBaseURL)
@@ -61,6 +65,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			ImageOrigins: imageOrigins(cfg.XKCDBaseURL),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    32 << 10,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second, // longer than the ALB's 60 s
@@ -92,8 +97,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	dctx, cancelDrain := context.WithTimeout(sctx, drainTimeout)
+	defer cancelDrain()
 	var errs []error
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(dctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
 	stopSync()

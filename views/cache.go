@@ -1,4 +1,4 @@
-package handlers
+package views
 
 import (
 	"bytes"
@@ -8,14 +8,12 @@ import (
 	"sync"
 
 	"github.com/a-h/templ"
-
-	"github.com/xkcdapp/xkcdapp/views"
 )
 
-// comicPages caches each comic's rendered page and fragment, split where
-// the view count goes. A comic never changes, so per visit only the count
-// is rendered; the rest is bytes copied from memory.
-type comicPages struct {
+// ComicCache renders each comic's page and fragment once, split where the
+// view count goes. A comic never changes, so per visit only the count is
+// rendered; the rest is bytes copied from memory. The zero value is ready.
+type ComicCache struct {
 	mu     sync.RWMutex
 	latest int // the navigation depends on it; a new latest starts afresh
 	pages  map[pageKey]*splitPage
@@ -39,9 +37,9 @@ var countSlot = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 	return err
 })
 
-// write renders v (a full page, or the fragment) to w with v.Views as its
-// count, rendering the rest only the first time this comic is shown.
-func (p *comicPages) write(ctx context.Context, w io.Writer, v views.ComicView, fragment bool) error {
+// Render writes v (ComicPage, or ComicFragment when fragment is set) to w
+// with v.Views as its count; the rest is rendered once per comic.
+func (p *ComicCache) Render(ctx context.Context, w io.Writer, v ComicView, fragment bool) error {
 	page, err := p.get(ctx, v, fragment)
 	if err != nil {
 		return err
@@ -49,14 +47,14 @@ func (p *comicPages) write(ctx context.Context, w io.Writer, v views.ComicView, 
 	if _, err := w.Write(page.head); err != nil {
 		return err
 	}
-	if err := views.ViewCount(v.Views).Render(ctx, w); err != nil {
+	if err := ViewCount(v.Views).Render(ctx, w); err != nil {
 		return err
 	}
 	_, err = w.Write(page.tail)
 	return err
 }
 
-func (p *comicPages) get(ctx context.Context, v views.ComicView, fragment bool) (*splitPage, error) {
+func (p *ComicCache) get(ctx context.Context, v ComicView, fragment bool) (*splitPage, error) {
 	key := pageKey{num: v.Comic.Num, fragment: fragment}
 	p.mu.RLock()
 	page, ok := p.pages[key]
@@ -67,9 +65,9 @@ func (p *comicPages) get(ctx context.Context, v views.ComicView, fragment bool) 
 	}
 
 	v.CountSlot = countSlot
-	c := views.ComicPage(v)
+	c := ComicPage(v)
 	if fragment {
-		c = views.ComicFragment(v)
+		c = ComicFragment(v)
 	}
 	var buf bytes.Buffer
 	if err := c.Render(ctx, &buf); err != nil {
@@ -77,7 +75,7 @@ func (p *comicPages) get(ctx context.Context, v views.ComicView, fragment bool) 
 	}
 	head, tail, found := bytes.Cut(buf.Bytes(), []byte(countMarker))
 	if !found {
-		return nil, errors.New("handlers: comic rendered without its view count slot")
+		return nil, errors.New("views: comic rendered without its view count slot")
 	}
 	page = &splitPage{head: head, tail: tail}
 
