@@ -4,8 +4,9 @@
 # ceiling. Prints req/s, p50, p99 and errors for each, the ratio to the
 # ceiling, and the upstream calls per view once warm.
 #
-#   bench/load.sh                       # 50 clients, 10 s per target, 2 rounds
+#   bench/load.sh                        # 50 clients, 10 s per target, 2 rounds
 #   CONCURRENCY=100 DURATION=20s ROUNDS=3 bench/load.sh
+#   BASELINE=<git rev> bench/load.sh     # also that revision's server, same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,21 +14,26 @@ CONCURRENCY=${CONCURRENCY:-50}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
 LATEST=${LATEST:-3000}
+BASELINE=${BASELINE:-}
 PGURL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 APP_PORT=${APP_PORT:-18000}
 FAKE_PORT=${FAKE_PORT:-18001}
 CEIL_PORT=${CEIL_PORT:-18002}
+BASE_PORT=${BASE_PORT:-18003}
 
 command -v hey >/dev/null || go install github.com/rakyll/hey@v0.1.5
 HEY=$(command -v hey || echo "$(go env GOPATH)/bin/hey")
 command -v psql >/dev/null || { echo "load.sh: psql is needed" >&2; exit 1; }
+export PGOPTIONS="-c client_min_messages=warning"
 
 bin=$(mktemp -d)
 pids=()
+dbs=()
 cleanup() {
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	psql -q "$PGURL" -c "DROP DATABASE IF EXISTS xkcdapp_bench WITH (FORCE)" >/dev/null 2>&1 || true
+	for db in "${dbs[@]}"; do psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
+	[[ -d $bin/src ]] && git worktree remove --force "$bin/src" >/dev/null 2>&1
 	rm -rf "$bin"
 }
 trap cleanup EXIT
@@ -35,21 +41,37 @@ trap cleanup EXIT
 go build -o "$bin/xkcdapp" ./cmd/xkcdapp
 go build -o "$bin/fakexkcd" ./cmd/fakexkcd
 go build -o "$bin/ceiling" ./bench/ceiling
+if [[ -n $BASELINE ]]; then
+	git worktree add --detach "$bin/src" "$BASELINE" >/dev/null 2>&1
+	go build -C "$bin/src" -o "$bin/baseline" ./cmd/xkcdapp
+fi
 
-psql -q "$PGURL" -c "DROP DATABASE IF EXISTS xkcdapp_bench WITH (FORCE)" -c "CREATE DATABASE xkcdapp_bench" >/dev/null
-dburl=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/xkcdapp_bench").geturl())' "$PGURL")
+# database NAME -> creates it and prints its URL
+database() {
+	psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+	dbs+=("$1")
+	python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$PGURL" "$1"
+}
+
+# serve BINARY PORT DATABASE -> starts the app and waits for its catalog
+serve() {
+	local url
+	url=$(database "$3")
+	dbs+=("$3")
+	ADDR="127.0.0.1:$2" DATABASE_URL="$url" XKCD_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
+		"$1" serve >"$bin/$3.log" 2>&1 & pids+=($!)
+	for _ in $(seq 1 300); do
+		if curl -fsS "http://127.0.0.1:$2/readyz" 2>/dev/null | grep -q '"complete":true'; then return; fi
+		sleep 0.2
+	done
+	echo "catalog of $1 never completed"; cat "$bin/$3.log"; exit 1
+}
 
 "$bin/fakexkcd" -addr "127.0.0.1:$FAKE_PORT" -latest "$LATEST" 2>"$bin/fake.log" & pids+=($!)
 "$bin/ceiling" -addr "127.0.0.1:$CEIL_PORT" 2>"$bin/ceiling.log" & pids+=($!)
-ADDR="127.0.0.1:$APP_PORT" DATABASE_URL="$dburl" XKCD_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
-	"$bin/xkcdapp" serve >"$bin/app.log" 2>&1 & pids+=($!)
-
 echo "waiting for the catalog (comics 1..$LATEST) to be cached..."
-for _ in $(seq 1 300); do
-	if curl -fsS "http://127.0.0.1:$APP_PORT/readyz" 2>/dev/null | grep -q '"complete":true'; then break; fi
-	sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$APP_PORT/readyz" | grep -q '"complete":true' || { echo "catalog never completed"; cat "$bin/app.log"; exit 1; }
+serve "$bin/xkcdapp" "$APP_PORT" xkcdapp_bench
+[[ -n $BASELINE ]] && serve "$bin/baseline" "$BASE_PORT" xkcdapp_bench_base
 
 # run NAME URL [header] -> prints one result line and appends to $bin/results
 run() {
@@ -68,26 +90,35 @@ run() {
 			next
 		}
 		inerr && /^ *\[[0-9]+\]/ { n = $1; gsub(/[\[\]]/, "", n); errs += n; total += n }
-		END { printf "%-22s %10.0f %9.2f %9.2f %8d %9d\n", name, rps, p50, p99, errs, total }
+		END { printf "%-30s %10.0f %9.2f %9.2f %8d %9d\n", name, rps, p50, p99, errs, total }
 	' "$bin/hey.out" | tee -a "$bin/results"
 }
 
 calls_before=$(curl -fsS "http://127.0.0.1:$FAKE_PORT/_calls")
-printf "%-22s %10s %9s %9s %8s %9s\n" target "req/s" "p50 ms" "p99 ms" errors requests
+printf "%-30s %10s %9s %9s %8s %9s\n" target "req/s" "p50 ms" "p99 ms" errors requests
 for round in $(seq 1 "$ROUNDS"); do
 	echo "-- round $round ($CONCURRENCY clients, $DURATION each)"
 	run "ceiling (bare 2KB)" "http://127.0.0.1:$CEIL_PORT/"
 	run "GET /" "http://127.0.0.1:$APP_PORT/"
 	run "GET /random (HX)" "http://127.0.0.1:$APP_PORT/random" "HX-Request: true"
+	if [[ -n $BASELINE ]]; then
+		run "baseline GET /" "http://127.0.0.1:$BASE_PORT/"
+		run "baseline GET /random (HX)" "http://127.0.0.1:$BASE_PORT/random" "HX-Request: true"
+	fi
 done
 calls_after=$(curl -fsS "http://127.0.0.1:$FAKE_PORT/_calls")
 
 echo
 awk -v calls=$((calls_after - calls_before)) '
-	{ name = substr($0, 1, 22); sub(/ +$/, "", name); rps[name] += $(NF-4); n[name]++; views += (name != "ceiling (bare 2KB)") ? $NF : 0 }
+	{
+		name = substr($0, 1, 30); sub(/ +$/, "", name)
+		rps[name] += $(NF-4); n[name]++
+		if (name != "ceiling (bare 2KB)") views += $NF
+	}
 	END {
 		c = rps["ceiling (bare 2KB)"] / n["ceiling (bare 2KB)"]
-		for (k in rps) if (k != "ceiling (bare 2KB)") printf "%-22s mean %8.0f req/s = %5.1f%% of the ceiling (%0.f req/s)\n", k, rps[k] / n[k], 100 * rps[k] / n[k] / c, c
+		for (k in rps) if (k != "ceiling (bare 2KB)")
+			printf "%-30s mean %8.0f req/s = %5.1f%% of the ceiling (%.0f req/s)\n", k, rps[k] / n[k], 100 * rps[k] / n[k] / c, c
 		printf "upstream calls during load: %d for %d views (%.4f per view)\n", calls, views, (views ? calls / views : 0)
-	}' "$bin/results"
-grep -iE '"level":"(ERROR|WARN)"' "$bin/app.log" | head -5 || true
+	}' "$bin/results" | sort
+grep -hiE '"level":"(ERROR|WARN)"' "$bin"/*.log | head -5 || true
