@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -270,4 +271,28 @@ func TestDatabaseOutage(t *testing.T) {
 		n, err := db.Views(context.Background(), 11)
 		return err == nil && n == 1+during
 	})
+}
+
+// TestPasswordsStayOutOfLogs: the database password reaches Postgres, never
+// the log (the local server trusts any password, so the app starts).
+func TestPasswordsStayOutOfLogs(t *testing.T) {
+	upstream := xkcdtest.NewServer(20)
+	t.Cleanup(upstream.Stop)
+	u, err := url.Parse(storetest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "hunter2-secret")
+	app := startApp(t, map[string]string{"DATABASE_URL": u.String(), "XKCD_BASE_URL": upstream.URL})
+	app.waitUntilSynced(t)
+	get(t, http.DefaultClient, app.URL+"/comic/3")
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !app.logs.Contains("database configured") {
+		t.Fatalf("the log never said which database is used:\n%s", app.logs)
+	}
+	if app.logs.Contains("hunter2-secret") {
+		t.Errorf("the database password is in the log:\n%s", app.logs)
+	}
 }
