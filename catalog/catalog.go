@@ -277,9 +277,9 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	if cached > 0 {
 		pick = c.byNum[c.nums[rand.IntN(cached)]]
 	}
-	upstreamFailing := time.Since(c.failedAt) < upstreamQuiet
+	failedAt := c.failedAt
 	c.mu.RUnlock()
-	if complete || (pick != nil && upstreamFailing) {
+	if complete || (pick != nil && time.Since(failedAt) < upstreamQuiet) {
 		return pick, nil
 	}
 	latest, err := c.latestNum(ctx)
