@@ -170,6 +170,9 @@ func (c *Catalog) latestNum(ctx context.Context) (int, error) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if c.latest == 0 {
+		return 0, fmt.Errorf("%w: upstream named no latest comic", ErrUnavailable)
+	}
 	return c.latest, nil
 }
 
@@ -201,8 +204,8 @@ func (c *Catalog) Comic(ctx context.Context, n int) (*xkcd.Comic, error) {
 		return comic, nil
 	case latest == 0:
 		// Learn the range first, so that no number is sent upstream blind.
-		if err := c.RefreshLatest(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		if _, err := c.latestNum(ctx); err != nil {
+			return nil, err
 		}
 		return c.Comic(ctx, n)
 	case n > latest+1:
@@ -224,8 +227,8 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		defer release()
 		comic, err := c.upstream.Comic(fctx, n)
+		release() // the slot is for upstream; storing is not its business
 		if errors.Is(err, xkcd.ErrNotFound) {
 			c.mu.Lock()
 			c.missing[n] = time.Now()
@@ -322,16 +325,17 @@ const (
 )
 
 // RefreshLatest asks upstream for the newest comic and caches it.
+// The fetch goes on for other callers when ctx ends; RefreshLatest returns.
 func (c *Catalog) RefreshLatest(ctx context.Context) error {
-	_, err, _ := c.fetches.Do("latest", func() (any, error) {
+	ch := c.fetches.DoChan("latest", func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
 		defer cancel()
 		release, err := c.upstreamSlot(fctx)
 		if err != nil {
 			return nil, err
 		}
-		defer release()
 		comic, err := c.upstream.Latest(fctx)
+		release()
 		c.mu.Lock()
 		c.lastSync = Sync{At: time.Now(), Err: err}
 		if err != nil {
@@ -349,10 +353,15 @@ func (c *Catalog) RefreshLatest(ctx context.Context) error {
 		c.add(&comic)
 		return nil, nil
 	})
-	if err != nil {
-		return fmt.Errorf("catalog: latest: %w", err)
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return fmt.Errorf("catalog: latest: %w", res.Err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("catalog: latest: %w", ctx.Err())
 	}
-	return nil
 }
 
 // Progress is told how far a backfill has got.

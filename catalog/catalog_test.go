@@ -316,6 +316,9 @@ func TestUpstreamDown(t *testing.T) {
 func TestComicCallerGivesUp(t *testing.T) {
 	srv := newUpstream(t, latest)
 	c := newCatalog(t, srv, store.NewMemory())
+	if err := c.RefreshLatest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	srv.SetDelay(200 * time.Millisecond)
 
 	ctx, cancel := context.WithCancel(t.Context())

@@ -38,19 +38,28 @@ type Counter struct {
 	stopOnce sync.Once
 	closing  sync.RWMutex // held for writing while Close marks closed
 	closed   bool
+	// writeCtx is the parent of every write; Close cancels it when its own
+	// time is up, so that no write outlives the shutdown.
+	writeCtx    context.Context
+	abortWrites context.CancelFunc
 
 	mu       sync.Mutex
 	held     map[int]int64 // views no write has taken yet
-	inFlight int64         // views in writes not yet committed
-	known    map[int]int64 // highest count committed, to answer while holding
+	inFlight map[int]int64 // views in writes not yet committed
+	known    map[int]int64 // highest count committed by this process
+	promised map[int]int64 // highest estimate handed out, see ticket
 	failing  bool
 	backoff  time.Duration // doubles with each failed write, up to maxBackoff
 	nextTry  time.Time     // while failing, no write before this
 }
 
 type request struct {
-	num   int
-	reply chan int64
+	num    int
+	queued time.Time
+	reply  chan int64
+	// ticket is the count this view is told if it must be answered before
+	// its commit: 0 when the comic's count is unknown here.
+	ticket int64
 }
 
 // Option changes a Counter's defaults.
@@ -85,8 +94,11 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}),
 		held:     make(map[int]int64),
+		inFlight: make(map[int]int64),
 		known:    make(map[int]int64),
+		promised: make(map[int]int64),
 	}
+	c.writeCtx, c.abortWrites = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		opt(c)
 	}
@@ -98,10 +110,10 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 // Record counts one view of comic num and returns its count once the batch
 // holding it has committed. When that takes longer than the counter's wait,
 // or the database is down, the view is held and Record returns an estimate:
-// the last count committed here plus the views not yet written, or 0 when
+// the next count after the last one committed or estimated here, or 0 when
 // this process has not seen the comic's count yet.
 func (c *Counter) Record(ctx context.Context, num int) (int64, error) {
-	req := request{num: num, reply: make(chan int64, 1)}
+	req := request{num: num, queued: time.Now(), reply: make(chan int64, 1)}
 	if err := c.enqueue(ctx, req); err != nil {
 		return 0, err
 	}
@@ -136,8 +148,11 @@ func (c *Counter) enqueue(ctx context.Context, req request) error {
 func (c *Counter) Held() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.inFlight
+	var n int64
 	for _, v := range c.held {
+		n += v
+	}
+	for _, v := range c.inFlight {
 		n += v
 	}
 	return n
@@ -169,9 +184,12 @@ func (c *Counter) Close(ctx context.Context) error {
 	}
 }
 
-// lost reports the views Close could not write before ctx ended.
+// lost reports the views Close could not write before ctx ended, and
+// stops the writes still going.
 func (c *Counter) lost(ctx context.Context) error {
-	c.log.Error("views lost at shutdown: the store did not take them in time", "views", c.Held())
+	c.abortWrites()
+	c.log.Error("views lost at shutdown: the store did not take them in time",
+		"views", c.Held(), "queued", len(c.requests))
 	return errors.Join(ctx.Err(), errors.New("counter: views not written"))
 }
 
@@ -190,7 +208,7 @@ func (c *Counter) dispatch() {
 	write := func(batch []request) {
 		writes.Go(func() {
 			defer func() { <-slots }()
-			ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+			ctx, cancel := context.WithTimeout(c.writeCtx, c.timeout)
 			defer cancel()
 			c.flush(ctx, batch)
 		})
@@ -235,7 +253,7 @@ func (c *Counter) dispatch() {
 		// Wait for a writer, but once one batch has waited the whole wait in
 		// vain, the writers are stuck on a slow commit: hold at once until
 		// one is free again.
-		if stuck = !c.acquire(slots, stuck); stuck {
+		if stuck = !c.acquire(slots, stuck, batch[0].queued); stuck {
 			c.hold(c.drain(batch))
 			continue
 		}
@@ -243,9 +261,10 @@ func (c *Counter) dispatch() {
 	}
 }
 
-// acquire takes a writer slot, waiting up to the wait for one, or not at
-// all when the writers were stuck last time.
-func (c *Counter) acquire(slots chan struct{}, stuck bool) bool {
+// acquire takes a writer slot, waiting for one until the wait of a view
+// queued at queued runs out, or not at all when the writers were stuck
+// last time.
+func (c *Counter) acquire(slots chan struct{}, stuck bool, queued time.Time) bool {
 	select {
 	case slots <- struct{}{}:
 		return true
@@ -254,7 +273,7 @@ func (c *Counter) acquire(slots chan struct{}, stuck bool) bool {
 			return false
 		}
 	}
-	t := time.NewTimer(c.wait)
+	t := time.NewTimer(c.wait - time.Since(queued))
 	defer t.Stop()
 	select {
 	case slots <- struct{}{}:
@@ -296,21 +315,32 @@ func (c *Counter) holding() bool {
 func (c *Counter) hold(batch []request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, req := range batch {
-		c.held[req.num]++
-	}
-	c.answer(batch, c.estimate)
+	c.take(batch)
+	answerEarly(batch)
 }
 
-// estimate is a comic's count as far as this process knows: the last
-// committed count plus what is not written yet, or 0 (unknown) when no
-// commit of this process has told it the count. c.mu must be held.
-func (c *Counter) estimate(num int) int64 {
-	known, ok := c.known[num]
-	if !ok {
-		return 0
+// answerEarly replies to every caller in batch before its commit, with
+// their tickets.
+func answerEarly(batch []request) {
+	for _, req := range batch {
+		req.reply <- req.ticket
 	}
-	return known + c.held[num]
+}
+
+// take adds batch's views to the held ones and gives each its ticket: the
+// next count after the highest committed or promised, in arrival order,
+// so that visitors answered early are never told the same count twice.
+// c.mu must be held.
+func (c *Counter) take(batch []request) {
+	for i, req := range batch {
+		c.held[req.num]++
+		known, ok := c.known[req.num]
+		if !ok {
+			continue
+		}
+		batch[i].ticket = max(known, c.promised[req.num]) + 1
+		c.promised[req.num] = batch[i].ticket
+	}
 }
 
 // backoff bounds the wait between writes while the store is failing.
@@ -326,13 +356,11 @@ const (
 // writers never write the same view twice.
 func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	c.mu.Lock()
-	for _, req := range batch {
-		c.held[req.num]++
-	}
+	c.take(batch)
 	deltas := make([]store.Count, 0, len(c.held))
 	for num, v := range c.held {
 		deltas = append(deltas, store.Count{Num: num, Views: v})
-		c.inFlight += v
+		c.inFlight[num] += v
 	}
 	clear(c.held)
 	c.mu.Unlock()
@@ -340,13 +368,18 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 		return true
 	}
 
+	// The oldest caller has waited since it was queued; the wait is theirs.
+	wait := c.wait
+	if len(batch) > 0 {
+		wait -= time.Since(batch[0].queued)
+	}
 	answered := false // guarded by c.mu
-	slow := time.AfterFunc(c.wait, func() {
+	slow := time.AfterFunc(max(wait, 0), func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if !answered {
 			answered = true
-			c.answer(batch, c.estimate)
+			answerEarly(batch)
 		}
 	})
 	counts, err := c.store.AddViews(ctx, deltas)
@@ -355,7 +388,9 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range deltas {
-		c.inFlight -= d.Views
+		if c.inFlight[d.Num] -= d.Views; c.inFlight[d.Num] == 0 {
+			delete(c.inFlight, d.Num)
+		}
 	}
 	if err != nil {
 		for _, d := range deltas {
@@ -370,7 +405,7 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 		c.failing, c.nextTry = true, time.Now().Add(c.backoff)
 		if !answered {
 			answered = true
-			c.answer(batch, c.estimate)
+			answerEarly(batch)
 		}
 		return false
 	}
@@ -383,26 +418,24 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 		committed[cnt.Num] = cnt.Views
 		// Concurrent commits may report out of order; counts only grow.
 		c.known[cnt.Num] = max(c.known[cnt.Num], cnt.Views)
+		c.promised[cnt.Num] = max(c.promised[cnt.Num], cnt.Views)
 	}
 	if !answered {
 		answered = true
-		c.answer(batch, func(num int) int64 { return committed[num] })
+		c.answer(batch, committed)
 	}
 	return true
 }
 
-// answer replies to every caller in batch. Callers in one batch share a
-// commit; each gets the count it would have seen had they been written one
-// after another. A total of 0 means unknown, and stays 0. c.mu must be held.
-func (c *Counter) answer(batch []request, total func(num int) int64) {
+// answer replies to every caller in batch with the counts its commit
+// returned. Callers in one batch share a commit; each gets the count it
+// would have seen had they been written one after another. c.mu must be
+// held.
+func (c *Counter) answer(batch []request, committed map[int]int64) {
 	later := make(map[int]int64, len(batch))
 	for i := len(batch) - 1; i >= 0; i-- {
 		num := batch[i].num
-		n := total(num)
-		if n > 0 {
-			n = max(n-later[num], 1)
-		}
-		batch[i].reply <- n
+		batch[i].reply <- max(committed[num]-later[num], 1)
 		later[num]++
 	}
 }

@@ -401,3 +401,53 @@ func TestSlowCommit(t *testing.T) {
 	waitFor(t, 5*time.Second, "the slow commits to land", func() bool { return c.Held() == 0 })
 	assertViews(t, s, map[int]int64{1: 21})
 }
+
+// TestEstimatesWhileCommitIsSlow: callers answered before a slow commit
+// lands still get the counts they would have had: the views in flight are
+// part of the estimate, so no two visitors are told the same count.
+func TestEstimatesWhileCommitIsSlow(t *testing.T) {
+	s := &spyStore{viewStore: store.NewMemory()}
+	c := counter.New(s, slog.New(slog.DiscardHandler), counter.WithWait(100*time.Millisecond), counter.WithWriteTimeout(5*time.Second))
+	t.Cleanup(func() { c.Close(context.Background()) })
+	for range 5 {
+		record(t, c, 1)
+	}
+	s.delay.Store(int64(400 * time.Millisecond))
+	var (
+		mu  sync.Mutex
+		got []int64
+		wg  sync.WaitGroup
+	)
+	for range 3 {
+		wg.Go(func() {
+			n := record(t, c, 1)
+			mu.Lock()
+			got = append(got, n)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(got)
+	if want := []int64{6, 7, 8}; !slices.Equal(got, want) {
+		t.Errorf("counts for 3 views after 5, with a slow commit: got %v, want %v", got, want)
+	}
+}
+
+// TestRecordWaitsAtMostTheWait: time spent waiting for a free writer counts
+// against the wait too.
+func TestRecordWaitsAtMostTheWait(t *testing.T) {
+	s := &spyStore{viewStore: store.NewMemory()}
+	const wait = 200 * time.Millisecond
+	c := counter.New(s, slog.New(slog.DiscardHandler), counter.WithWait(wait), counter.WithWriteTimeout(5*time.Second))
+	t.Cleanup(func() { c.Close(context.Background()) })
+	record(t, c, 1)
+	s.delay.Store(int64(wait * 9 / 10))
+	go c.Record(context.Background(), 1) // takes the one writer for 0.9 of the wait
+	time.Sleep(10 * time.Millisecond)
+	s.delay.Store(int64(5 * wait))
+	begin := time.Now()
+	record(t, c, 2)
+	if took := time.Since(begin); took > wait+150*time.Millisecond {
+		t.Errorf("Record took %v behind a busy writer, want about the %v wait", took, wait)
+	}
+}

@@ -77,11 +77,16 @@ func (p *ComicCache) get(ctx context.Context, v ComicView, fragment bool) (*spli
 	if !found {
 		return nil, errors.New("views: comic rendered without its view count slot")
 	}
-	page = &splitPage{head: head, tail: tail}
+	page = &splitPage{head: bytes.Clone(head), tail: bytes.Clone(tail)}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.latest != v.Latest || p.pages == nil {
+	switch {
+	case v.Latest < p.latest:
+		// A request that read the latest number before a new comic came
+		// out: serve its page, keep the cache for the new number.
+		return page, nil
+	case v.Latest > p.latest || p.pages == nil:
 		p.latest, p.pages = v.Latest, make(map[pageKey]*splitPage)
 	}
 	p.pages[key] = page

@@ -87,30 +87,38 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	// Either a signal or a server that stopped by itself starts the same
+	// shutdown, so that held views are flushed on both paths.
+	var serveErr error
 	select {
-	case err := <-served:
-		stopSync()
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-served:
 	case <-ctx.Done():
 	}
 
 	log.Info("shutting down", "timeout", shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	stopSync()
 	dctx, cancelDrain := context.WithTimeout(sctx, drainTimeout)
 	defer cancelDrain()
 	var errs []error
 	if err := srv.Shutdown(dctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
-	stopSync()
-	<-synced
-	// Every handler has returned, so no view can arrive after this flush.
+	select {
+	case <-synced:
+	case <-sctx.Done():
+	}
+	// A handler still running past the drain finds the counter closed, and
+	// its view goes uncounted (it logs so); every view before is flushed.
 	if err := views.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush views: %w", err))
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, err)
+	if serveErr == nil {
+		serveErr = <-served
+	}
+	if !errors.Is(serveErr, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
 	}
 	log.Info("stopped")
 	return errors.Join(errs...)
