@@ -14,7 +14,7 @@ import (
 )
 
 // home shows a random comic as a full page.
-func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+func (s *server) home(w http.ResponseWriter, r *http.Request) error {
 	comic, err := s.Catalog.Random(r.Context())
 	if err != nil {
 		return err
@@ -24,7 +24,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 
 // random swaps in a random comic for htmx, and without JavaScript sends
 // the browser to the comic's permalink.
-func (s *Server) random(w http.ResponseWriter, r *http.Request) error {
+func (s *server) random(w http.ResponseWriter, r *http.Request) error {
 	comic, err := s.Catalog.Random(r.Context())
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func (s *Server) random(w http.ResponseWriter, r *http.Request) error {
 }
 
 // latest is random's twin for the newest comic.
-func (s *Server) latest(w http.ResponseWriter, r *http.Request) error {
+func (s *server) latest(w http.ResponseWriter, r *http.Request) error {
 	comic, err := s.Catalog.Latest(r.Context())
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func (s *Server) latest(w http.ResponseWriter, r *http.Request) error {
 }
 
 // comic is the permalink /comic/{num}.
-func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
+func (s *server) comic(w http.ResponseWriter, r *http.Request) error {
 	raw := chi.URLParam(r, "num")
 	n, ok := parseNum(raw)
 	if !ok {
@@ -68,7 +68,7 @@ func (s *Server) comic(w http.ResponseWriter, r *http.Request) error {
 
 // showComic counts the view and writes the comic: a fragment for htmx
 // (with its permalink pushed into the address bar), a full page otherwise.
-func (s *Server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
+func (s *server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
 	v := views.ComicView{Comic: comic, Latest: s.Catalog.Status().Latest}
 	var err error
 	if countsAsView(r) {

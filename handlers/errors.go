@@ -24,7 +24,7 @@ var (
 )
 
 // handle adapts a handlerFunc: the one place where errors become pages.
-func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+func (s *server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeProblem(w, r, err)
@@ -61,7 +61,7 @@ func problem(r *http.Request, err error) views.Problem {
 	}
 }
 
-func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem(r, err)
 	uri := loggable(r.URL.RequestURI())
 	switch {

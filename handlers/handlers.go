@@ -36,8 +36,8 @@ type Rankings interface {
 	Ping(ctx context.Context) error
 }
 
-// Server holds what the handlers need. Build it with New.
-type Server struct {
+// server holds what the handlers need. Build it with New.
+type server struct {
 	Deps
 	pages views.ComicCache
 }
@@ -59,6 +59,6 @@ type Deps struct {
 
 // New returns the app's HTTP handler.
 func New(d Deps) http.Handler {
-	s := &Server{Deps: d}
+	s := &server{Deps: d}
 	return s.routes()
 }

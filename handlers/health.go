@@ -8,7 +8,7 @@ import (
 )
 
 // healthz answers as long as the process does: the liveness probe.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write([]byte("ok\n"))
@@ -43,7 +43,7 @@ type CatalogState struct {
 // readiness: with the database or Redis down the app still serves comics
 // (views are held, history is skipped), and failing the check would make
 // the orchestrator kill tasks that are doing their best.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	st := s.Catalog.Status()

@@ -19,7 +19,7 @@ const defaultTop = 10
 const readTimeout = 2 * time.Second
 
 // leaderboard lists the most-viewed comics; ?n= asks for up to store.MaxTop.
-func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) error {
+func (s *server) leaderboard(w http.ResponseWriter, r *http.Request) error {
 	limit := defaultTop
 	if raw := r.URL.Query().Get("n"); raw != "" {
 		n, err := strconv.Atoi(raw)

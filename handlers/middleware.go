@@ -53,7 +53,7 @@ func saneID(id string) bool {
 }
 
 // logRequests writes one line per request.
-func (s *Server) logRequests(next http.Handler) http.Handler {
+func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
@@ -80,7 +80,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 
 // recoverPanics turns a panic into a logged 500 page instead of a dropped
 // connection.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
+func (s *server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()

@@ -15,12 +15,12 @@ var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // render writes a component with status. It renders into a buffer first so
 // that a failed render becomes a clean 500, not half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	s.renderFunc(w, r, status, func(w io.Writer) error { return c.Render(r.Context(), w) })
 }
 
 // renderFunc is render for anything that writes HTML.
-func (s *Server) renderFunc(w http.ResponseWriter, r *http.Request, status int, write func(io.Writer) error) {
+func (s *server) renderFunc(w http.ResponseWriter, r *http.Request, status int, write func(io.Writer) error) {
 	buf := buffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer buffers.Put(buf)

@@ -10,7 +10,7 @@ import (
 )
 
 // routes is every route and middleware chain, at a glance.
-func (s *Server) routes() http.Handler {
+func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.ImageOrigins))
 	// HEAD answers like GET without a body; countsAsView keeps it uncounted.
