@@ -73,7 +73,7 @@ type Option func(*Catalog)
 // WithFetchTimeout bounds how long a visitor waits on an upstream fetch.
 func WithFetchTimeout(d time.Duration) Option { return func(c *Catalog) { c.fetchTimeout = d } }
 
-// WithConcurrency bounds the parallel fetches of a backfill.
+// WithConcurrency bounds the upstream calls in flight at once.
 func WithConcurrency(n int) Option { return func(c *Catalog) { c.concurrency = max(n, 1) } }
 
 // New returns an empty catalog; call Load to fill it from the store.
@@ -399,9 +399,15 @@ func (c *Catalog) Backfill(ctx context.Context, progress Progress) error {
 			mu.Lock()
 			defer mu.Unlock()
 			done++
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			if err != nil && !errors.Is(err, ErrNotFound) && gctx.Err() == nil {
 				failed++
-				c.log.Warn("backfill: comic not fetched", "num", n, "err", err)
+				if failed <= maxLoggedFailures {
+					c.log.Warn("backfill: comic not fetched", "num", n, "err", err)
+				}
+				if failed >= giveUpAfter && failed*2 > done {
+					// Most fetches fail: upstream is down. Stop asking.
+					return fmt.Errorf("catalog: backfill stopped: %d of %d fetches failed: %w", failed, done, err)
+				}
 			}
 			if progress != nil {
 				progress(done, len(todo))
@@ -409,15 +415,24 @@ func (c *Catalog) Backfill(ctx context.Context, progress Progress) error {
 			return nil
 		})
 	}
-	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("catalog: backfill: %w", err)
-	}
-	if failed > 0 {
+	stopped := g.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("catalog: backfill: %w", ctx.Err())
+	case stopped != nil:
+		return stopped
+	case failed > 0:
 		return fmt.Errorf("catalog: backfill: %d of %d comics not fetched", failed, len(todo))
 	}
 	return nil
 }
+
+const (
+	// maxLoggedFailures bounds the warnings one backfill logs.
+	maxLoggedFailures = 5
+	// giveUpAfter is how many failed fetches, if most fail, stop a backfill.
+	giveUpAfter = 10
+)
 
 // Run keeps the catalog in step with upstream until ctx ends: a backfill
 // now, then every interval, sooner after a failure. A store that could not

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -499,5 +501,32 @@ func TestRunReadsTheStoreFirst(t *testing.T) {
 	// Only the latest is asked for; every comic came from the store.
 	if got := srv.Calls() - before; got > 1 {
 		t.Errorf("upstream calls while and after the store was down: got %d, want at most 1", got)
+	}
+}
+
+// TestBackfillGivesUpOnFailingUpstream: when upstream names its latest
+// comic but fails every comic, a backfill stops after a few failures
+// instead of asking for all of them.
+func TestBackfillGivesUpOnFailingUpstream(t *testing.T) {
+	up := xkcdtest.NewUpstream(latest, "")
+	var comicCalls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/info.0.json" {
+			up.ServeHTTP(w, r)
+			return
+		}
+		comicCalls.Add(1)
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	client := xkcd.NewClient(srv.URL, xkcd.WithRetries(1, time.Millisecond), xkcd.WithTimeout(time.Second))
+	c := catalog.New(client, store.NewMemory(), slog.New(slog.DiscardHandler), catalog.WithConcurrency(4))
+
+	err := c.Backfill(t.Context(), nil)
+	if err == nil {
+		t.Fatal("Backfill against a failing upstream: got nil, want an error")
+	}
+	if got := comicCalls.Load(); got > 30 {
+		t.Errorf("comic requests before giving up: got %d, want a handful (at most 30), not all %d", got, latest-1)
 	}
 }
