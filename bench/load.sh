@@ -46,10 +46,10 @@ if [[ -n $BASELINE ]]; then
 	go build -C "$bin/src" -o "$bin/baseline" ./cmd/xkcdapp
 fi
 
-# database NAME -> creates it and prints its URL
+# database NAME -> creates it and prints its URL (run in $(…): the caller
+# records it for cleanup)
 database() {
 	psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-	dbs+=("$1")
 	python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$PGURL" "$1"
 }
 

@@ -24,7 +24,7 @@ import (
 const latest = 410
 
 // newUpstream starts a fake xkcd with comics 1..latest, stopped when the test ends.
-func newUpstream(t *testing.T, latest int) *xkcdtest.Server {
+func newUpstream(t testing.TB, latest int) *xkcdtest.Server {
 	t.Helper()
 	srv := xkcdtest.NewServer(latest)
 	t.Cleanup(srv.Stop)
@@ -32,7 +32,7 @@ func newUpstream(t *testing.T, latest int) *xkcdtest.Server {
 }
 
 // newCatalog returns an empty catalog over srv and s that fails fast.
-func newCatalog(t *testing.T, srv *xkcdtest.Server, s catalog.Store) *catalog.Catalog {
+func newCatalog(t testing.TB, srv *xkcdtest.Server, s catalog.Store) *catalog.Catalog {
 	t.Helper()
 	client := xkcd.NewClient(srv.URL, xkcd.WithRetries(1, time.Millisecond), xkcd.WithTimeout(time.Second))
 	return catalog.New(client, s, slog.New(slog.DiscardHandler), catalog.WithFetchTimeout(2*time.Second), catalog.WithConcurrency(8))
@@ -373,11 +373,11 @@ func TestPostgresReload(t *testing.T) {
 	url := storetest.NewDatabase(t)
 	srv := newUpstream(t, latest)
 
-	first := newCatalog(t, srv, openPostgres(t, url))
+	first := newCatalog(t, srv, storetest.NewPostgres(t, url))
 	backfill(t, first)
 
 	before := srv.Calls()
-	second := newCatalog(t, srv, openPostgres(t, url))
+	second := newCatalog(t, srv, storetest.NewPostgres(t, url))
 	if err := second.Load(t.Context()); err != nil {
 		t.Fatalf("Load: got %v, want nil", err)
 	}
@@ -399,20 +399,6 @@ func TestPostgresReload(t *testing.T) {
 		}
 	}
 	assertCalls(t, srv, before, 0)
-}
-
-// openPostgres opens and migrates the database at url, closed when the test ends.
-func openPostgres(t *testing.T, url string) *store.Postgres {
-	t.Helper()
-	p, err := store.OpenPostgres(t.Context(), url, 0)
-	if err != nil {
-		t.Fatalf("OpenPostgres: %v", err)
-	}
-	t.Cleanup(p.Close)
-	if err := p.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return p
 }
 
 // waitFor polls cond until it holds or d passes.

@@ -17,17 +17,7 @@ import (
 // real Postgres, and reports how many views each batch write carried.
 func BenchmarkRecord(b *testing.B) {
 	ctx := context.Background()
-	pg := func(b *testing.B) counter.Store {
-		db, err := store.OpenPostgres(ctx, storetest.NewDatabase(b), 4)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(db.Close)
-		if err := db.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
-		return db
-	}
+	pg := func(b *testing.B) counter.Store { return storetest.NewPostgres(b, storetest.NewDatabase(b)) }
 	for _, tt := range []struct {
 		name    string
 		store   func(*testing.B) counter.Store

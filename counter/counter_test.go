@@ -30,21 +30,7 @@ var stores = []struct {
 	open func(t *testing.T) viewStore
 }{
 	{"memory", func(t *testing.T) viewStore { return store.NewMemory() }},
-	{"postgres", func(t *testing.T) viewStore { return openPostgres(t, storetest.NewDatabase(t)) }},
-}
-
-// openPostgres opens and migrates the database at dbURL, closed when the test ends.
-func openPostgres(t *testing.T, dbURL string) *store.Postgres {
-	t.Helper()
-	p, err := store.OpenPostgres(t.Context(), dbURL, 0)
-	if err != nil {
-		t.Fatalf("OpenPostgres: %v", err)
-	}
-	t.Cleanup(p.Close)
-	if err := p.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return p
+	{"postgres", func(t *testing.T) viewStore { return storetest.NewPostgres(t, storetest.NewDatabase(t)) }},
 }
 
 // newCounter starts a counter over s, closed when the test ends.
@@ -164,7 +150,7 @@ func TestGroupCommit(t *testing.T) {
 }
 
 func TestBatching(t *testing.T) {
-	s := &spyStore{viewStore: openPostgres(t, storetest.NewDatabase(t))}
+	s := &spyStore{viewStore: storetest.NewPostgres(t, storetest.NewDatabase(t))}
 	c := newCounter(t, s, nil)
 
 	const views = 500
@@ -194,8 +180,8 @@ const writeTimeout = 500 * time.Millisecond
 
 func TestDatabaseDown(t *testing.T) {
 	dbURL, proxied, proxy := storetest.NewProxiedDatabase(t)
-	direct := openPostgres(t, dbURL)
-	through := openPostgres(t, proxied)
+	direct := storetest.NewPostgres(t, dbURL)
+	through := storetest.NewPostgres(t, proxied)
 	c := newCounter(t, through, nil, counter.WithWriteTimeout(writeTimeout))
 
 	for i := range 3 {
@@ -281,7 +267,7 @@ func TestClose(t *testing.T) {
 
 	t.Run("database down", func(t *testing.T) {
 		_, proxied, proxy := storetest.NewProxiedDatabase(t)
-		through := openPostgres(t, proxied)
+		through := storetest.NewPostgres(t, proxied)
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		c := counter.New(through, log, counter.WithWriteTimeout(writeTimeout))

@@ -34,7 +34,7 @@ type app struct {
 }
 
 // newApp wires the app the way cmd/xkcdapp does, with a cold catalog.
-func newApp(t *testing.T, latest int) *app {
+func newApp(t testing.TB, latest int) *app {
 	t.Helper()
 	up := xkcdtest.NewServer(latest)
 	t.Cleanup(up.Stop)
@@ -64,7 +64,7 @@ func newApp(t *testing.T, latest int) *app {
 }
 
 // newWarmApp is newApp with every comic already in the catalog.
-func newWarmApp(t *testing.T, latest int) *app {
+func newWarmApp(t testing.TB, latest int) *app {
 	t.Helper()
 	a := newApp(t, latest)
 	if err := a.catalog.Backfill(t.Context(), nil); err != nil {

@@ -22,29 +22,22 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) error {
 	return s.showComic(w, r, comic)
 }
 
-// random swaps in a random comic for htmx, and without JavaScript sends
-// the browser to the comic's permalink.
-func (s *server) random(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.Catalog.Random(r.Context())
-	if err != nil {
-		return err
+// pick serves /random and /latest: the comic find picks, swapped in for
+// htmx; without JavaScript, a 303 to the comic's permalink.
+func (s *server) pick(find func(context.Context) (*xkcd.Comic, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		comic, err := find(r.Context())
+		if err != nil {
+			return err
+		}
+		if !isFragment(r) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Add("Vary", "HX-Request")
+			http.Redirect(w, r, permalink(comic.Num), http.StatusSeeOther)
+			return nil
+		}
+		return s.showComic(w, r, comic)
 	}
-	if !isFragment(r) {
-		return seeOther(w, r, comic.Num)
-	}
-	return s.showComic(w, r, comic)
-}
-
-// latest is random's twin for the newest comic.
-func (s *server) latest(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.Catalog.Latest(r.Context())
-	if err != nil {
-		return err
-	}
-	if !isFragment(r) {
-		return seeOther(w, r, comic.Num)
-	}
-	return s.showComic(w, r, comic)
 }
 
 // comic is the permalink /comic/{num}.
@@ -92,13 +85,6 @@ func (s *server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.C
 	s.renderFunc(w, r, http.StatusOK, func(w io.Writer) error {
 		return s.pages.Render(r.Context(), w, v, fragment)
 	})
-	return nil
-}
-
-func seeOther(w http.ResponseWriter, r *http.Request, num int) error {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Add("Vary", "HX-Request")
-	http.Redirect(w, r, permalink(num), http.StatusSeeOther)
 	return nil
 }
 

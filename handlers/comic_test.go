@@ -214,7 +214,7 @@ func TestBadComicNumbers(t *testing.T) {
 	}
 	apps := []struct {
 		name string
-		new  func(t *testing.T, latest int) *app
+		new  func(t testing.TB, latest int) *app
 	}{
 		{"warm", newWarmApp},
 		{"cold", newApp},

@@ -14,23 +14,23 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// Readiness is the /readyz body.
-type Readiness struct {
+// readiness is the /readyz body.
+type readiness struct {
 	Ready    bool         `json:"ready"`
-	Database BackendState `json:"database"`
-	Sessions BackendState `json:"sessions"`
-	Catalog  CatalogState `json:"catalog"`
+	Database backendState `json:"database"`
+	Sessions backendState `json:"sessions"`
+	Catalog  catalogState `json:"catalog"`
 }
 
-// BackendState is one backing service as /readyz sees it.
-type BackendState struct {
+// backendState is one backing service as /readyz sees it.
+type backendState struct {
 	Kind  string `json:"kind"`
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
 }
 
-// CatalogState is the catalog as /readyz sees it.
-type CatalogState struct {
+// catalogState is the catalog as /readyz sees it.
+type catalogState struct {
 	OK       bool      `json:"ok"`
 	Cached   int       `json:"cached"`
 	Latest   int       `json:"latest"`
@@ -40,18 +40,18 @@ type CatalogState struct {
 }
 
 // readyz is the load balancer's health check. Only the catalog decides
-// readiness: with the database or Redis down the app still serves comics
-// (views are held, history is skipped), and failing the check would make
-// the orchestrator kill tasks that are doing their best.
+// readiness: with the database down the app still serves comics (views are
+// held), and failing the check would make the orchestrator kill tasks that
+// are doing their best.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	st := s.Catalog.Status()
-	rd := Readiness{
-		Database: BackendState{Kind: s.DatabaseKind, OK: true},
-		Sessions: BackendState{Kind: s.SessionKind, OK: true},
-		Catalog: CatalogState{
-			OK:       st.Cached > 0 || st.Latest > 0,
+	rd := readiness{
+		Database: backendState{Kind: s.DatabaseKind, OK: true},
+		Sessions: backendState{Kind: s.SessionKind, OK: true},
+		Catalog: catalogState{
+			OK:       st.Cached > 0, // the latest comic, once known, is cached too
 			Cached:   st.Cached,
 			Latest:   st.Latest,
 			Complete: st.Complete,

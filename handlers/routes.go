@@ -25,8 +25,8 @@ func (s *server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.Sessions.LoadAndSave)
 		r.Get("/", s.handle(s.home))
-		r.Get("/random", s.handle(s.random))
-		r.Get("/latest", s.handle(s.latest))
+		r.Get("/random", s.handle(s.pick(s.Catalog.Random)))
+		r.Get("/latest", s.handle(s.pick(s.Catalog.Latest)))
 		r.Get("/comic/{num}", s.handle(s.comic))
 		r.Get("/leaderboard", s.handle(s.leaderboard))
 	})

@@ -40,9 +40,9 @@ func URL(name string) string {
 	return Prefix + h + "/" + name
 }
 
-// Handler serves /static/{hash}/{name}, and anything else with notFound. A current hash is cached for a year;
-// an old one (a page rendered before a deploy) still gets the file, briefly
-// cached, rather than a broken page.
+// Handler serves /static/{hash}/{name}, and anything else with notFound.
+// A current hash is cached for a year; an old one (a page rendered before a
+// deploy) still gets the file, briefly cached, rather than a broken page.
 func Handler(notFound http.Handler) http.Handler {
 	fileServer := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -38,17 +38,7 @@ func TestMemory(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	testStore(t, func(t *testing.T) Store { return newPostgres(t, storetest.NewDatabase(t)) })
-}
-
-// newPostgres opens and migrates the database at url, closed when the test ends.
-func newPostgres(t *testing.T, url string) *store.Postgres {
-	t.Helper()
-	p := openPostgres(t, url)
-	if err := p.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return p
+	testStore(t, func(t *testing.T) Store { return storetest.NewPostgres(t, storetest.NewDatabase(t)) })
 }
 
 // openPostgres opens the database at url, closed when the test ends.
@@ -65,7 +55,7 @@ func openPostgres(t *testing.T, url string) *store.Postgres {
 func TestPostgresMigrate(t *testing.T) {
 	t.Run("twice", func(t *testing.T) {
 		url := storetest.NewDatabase(t)
-		p := newPostgres(t, url)
+		p := storetest.NewPostgres(t, url)
 		if err := p.Migrate(t.Context()); err != nil {
 			t.Fatalf("second Migrate: got %v, want nil", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/xkcdapp/xkcdapp/store"
 )
 
 // DefaultURL is the local server the tests use when TEST_DATABASE_URL is unset.
@@ -69,4 +71,19 @@ func unavailable(t testing.TB, service, addr string, err error) {
 		t.Fatalf("%s at %s is unreachable and CI is set: %v", service, addr, err)
 	}
 	t.Skipf("SKIPPING: %s at %s is unreachable: %v", service, addr, err)
+}
+
+// NewPostgres opens the database at url as a migrated store, closed when
+// the test ends.
+func NewPostgres(t testing.TB, url string) *store.Postgres {
+	t.Helper()
+	p, err := store.OpenPostgres(context.Background(), url, 0)
+	if err != nil {
+		t.Fatalf("open Postgres: %v", err)
+	}
+	t.Cleanup(p.Close)
+	if err := p.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return p
 }
