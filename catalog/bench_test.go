@@ -19,7 +19,7 @@ func BenchmarkRandom(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := cat.Random(b.Context()); err != nil {
+			if _, err := cat.Random(b.Context(), nil); err != nil {
 				b.Error(err)
 				return
 			}

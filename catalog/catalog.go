@@ -269,17 +269,19 @@ func (c *Catalog) upstreamSlot(ctx context.Context) (release func(), err error) 
 	}
 }
 
-// Random returns a comic picked uniformly from the whole catalog. Once the
-// catalog is complete it does no I/O. Before that, a pick that is not cached
-// yet is fetched, briefly; if that fails, or upstream failed lately, a cached
-// comic is picked instead.
-func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
-	c.mu.RLock()
-	complete, cached := c.complete(), len(c.nums)
-	var pick *xkcd.Comic
-	if cached > 0 {
-		pick = c.byNum[c.nums[rand.IntN(cached)]]
+// Random returns a comic picked uniformly from the whole catalog, leaving
+// out those skip reports true for (the visitor's seen comics) unless it
+// leaves out all of them. skip may be nil. Once the catalog is complete it
+// does no I/O. Before that, a pick that is not cached yet is fetched,
+// briefly; if that fails, or upstream failed lately, a cached comic is
+// picked instead.
+func (c *Catalog) Random(ctx context.Context, skip func(num int) bool) (*xkcd.Comic, error) {
+	if skip == nil {
+		skip = func(int) bool { return false }
 	}
+	c.mu.RLock()
+	complete := c.complete()
+	pick := c.pickCached(skip)
 	failedAt := c.failedAt
 	c.mu.RUnlock()
 	if complete || (pick != nil && time.Since(failedAt) < upstreamQuiet) {
@@ -289,9 +291,12 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 1 + rand.IntN(latest)
-	if n == xkcd.Missing {
-		n = latest
+	n := pickNum(latest, skip)
+	if n == 0 {
+		if pick != nil {
+			return pick, nil
+		}
+		n = pickNum(latest, func(int) bool { return false })
 	}
 	if pick != nil {
 		// A visitor with a cached comic to see waits little on upstream; the
@@ -314,6 +319,59 @@ func (c *Catalog) Random(ctx context.Context) (*xkcd.Comic, error) {
 		return pick, nil
 	}
 	return nil, err
+}
+
+// pickTries is how many random draws a pick makes before it counts what
+// skip leaves. A visitor who has seen a sixth of the comics needs a second
+// draw one time in six, and a ninth one time in ten million.
+const pickTries = 8
+
+// pickCached picks a cached comic that skip leaves, or any cached comic
+// when skip leaves none; nil when nothing is cached. c.mu is held.
+func (c *Catalog) pickCached(skip func(int) bool) *xkcd.Comic {
+	if len(c.nums) == 0 {
+		return nil
+	}
+	for range pickTries {
+		if n := c.nums[rand.IntN(len(c.nums))]; !skip(n) {
+			return c.byNum[n]
+		}
+	}
+	// Most are skipped: pick among the few that are left.
+	left := 0
+	for _, n := range c.nums {
+		if !skip(n) {
+			left++
+		}
+	}
+	if left == 0 {
+		return c.byNum[c.nums[rand.IntN(len(c.nums))]]
+	}
+	k := rand.IntN(left)
+	for _, n := range c.nums {
+		if !skip(n) {
+			if k == 0 {
+				return c.byNum[n]
+			}
+			k--
+		}
+	}
+	panic("unreachable")
+}
+
+// pickNum draws a published comic number up to latest that skip leaves,
+// or 0 after pickTries draws that skip took.
+func pickNum(latest int, skip func(int) bool) int {
+	for range pickTries {
+		n := 1 + rand.IntN(latest)
+		if n == xkcd.Missing {
+			n = latest
+		}
+		if !skip(n) {
+			return n
+		}
+	}
+	return 0
 }
 
 const (

@@ -135,7 +135,7 @@ func TestRandomWhenComplete(t *testing.T) {
 	before := srv.Calls()
 	seen := make(map[int]int)
 	for range 1000 {
-		comic, err := c.Random(t.Context())
+		comic, err := c.Random(t.Context(), nil)
 		if err != nil {
 			t.Fatalf("Random: got %v, want a comic", err)
 		}
@@ -152,12 +152,62 @@ func TestRandomWhenComplete(t *testing.T) {
 	t.Logf("1000 picks hit %d distinct comics", len(seen))
 }
 
+func TestRandomSkipsSeen(t *testing.T) {
+	srv := newUpstream(t, latest)
+	c := newCatalog(t, srv, store.NewMemory())
+	backfill(t, c)
+
+	// A visitor who has seen all comics but three gets those three, even
+	// though random draws almost never land on them.
+	unseen := map[int]bool{7: true, 200: true, latest: true}
+	skip := func(n int) bool { return !unseen[n] }
+	got := make(map[int]int)
+	for range 300 {
+		comic, err := c.Random(t.Context(), skip)
+		if err != nil {
+			t.Fatalf("Random: %v", err)
+		}
+		if !unseen[comic.Num] {
+			t.Fatalf("Random: got comic %d, already seen; want one of %v", comic.Num, unseen)
+		}
+		got[comic.Num]++
+	}
+	if len(got) != len(unseen) {
+		t.Errorf("300 picks among 3 unseen comics: got %v, want all three", got)
+	}
+
+	// One who has seen them all still gets a comic: any of them.
+	all := func(int) bool { return true }
+	picked := make(map[int]bool)
+	for range 100 {
+		comic, err := c.Random(t.Context(), all)
+		if err != nil || comic == nil {
+			t.Fatalf("Random with everything seen: got %v, %v, want a comic", comic, err)
+		}
+		picked[comic.Num] = true
+	}
+	if len(picked) < 10 {
+		t.Errorf("100 picks with everything seen hit %d distinct comics, want many", len(picked))
+	}
+}
+
+func TestRandomColdStartAllSeen(t *testing.T) {
+	srv := newUpstream(t, latest)
+	c := newCatalog(t, srv, store.NewMemory())
+
+	// Nothing cached and every number seen: still a comic, not an error.
+	comic, err := c.Random(t.Context(), func(int) bool { return true })
+	if err != nil || comic == nil {
+		t.Fatalf("Random on an empty catalog with everything seen: got %v, %v, want a comic", comic, err)
+	}
+}
+
 func TestRandomColdStart(t *testing.T) {
 	srv := newUpstream(t, latest)
 	mem := store.NewMemory()
 	c := newCatalog(t, srv, mem)
 
-	comic, err := c.Random(t.Context())
+	comic, err := c.Random(t.Context(), nil)
 	if err != nil {
 		t.Fatalf("Random on an empty catalog: got %v, want a comic", err)
 	}
@@ -260,7 +310,7 @@ func TestUpstreamDown(t *testing.T) {
 			}
 		}
 		for range 100 {
-			if comic, err := c.Random(t.Context()); err != nil || comic == nil {
+			if comic, err := c.Random(t.Context(), nil); err != nil || comic == nil {
 				t.Fatalf("Random: got %v, %v, want a comic, nil", comic, err)
 			}
 		}
@@ -284,7 +334,7 @@ func TestUpstreamDown(t *testing.T) {
 
 		cached := []int{1, 2, latest}
 		for range 20 {
-			comic, err := c.Random(t.Context())
+			comic, err := c.Random(t.Context(), nil)
 			if err != nil || !slices.Contains(cached, comic.Num) {
 				t.Fatalf("Random: got %v, %v, want one of the cached %v", comic, err, cached)
 			}
@@ -300,7 +350,7 @@ func TestUpstreamDown(t *testing.T) {
 			name string
 			call func(ctx context.Context) (*xkcd.Comic, error)
 		}{
-			{"Random", c.Random},
+			{"Random", func(ctx context.Context) (*xkcd.Comic, error) { return c.Random(ctx, nil) }},
 			{"Comic", func(ctx context.Context) (*xkcd.Comic, error) { return c.Comic(ctx, 5) }},
 			{"Latest", c.Latest},
 		}
@@ -383,7 +433,7 @@ func TestPostgresReload(t *testing.T) {
 	}
 	assertComplete(t, second, latest)
 	for range 100 {
-		if _, err := second.Random(t.Context()); err != nil {
+		if _, err := second.Random(t.Context(), nil); err != nil {
 			t.Fatalf("Random after Load: got %v, want a comic", err)
 		}
 	}
@@ -430,7 +480,7 @@ func TestRandomWhenUpstreamHangs(t *testing.T) {
 
 	for i := range 20 {
 		start := time.Now()
-		comic, err := c.Random(t.Context())
+		comic, err := c.Random(t.Context(), nil)
 		if err != nil {
 			t.Fatalf("Random #%d with upstream hanging: %v, want a cached comic", i, err)
 		}

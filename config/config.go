@@ -17,14 +17,16 @@ import (
 
 // Config is every setting the app reads.
 type Config struct {
-	Addr         string
-	DatabaseURL  string // "" means the embedded in-memory store
-	DBMaxConns   int32
-	XKCDBaseURL  string
-	LogLevel     slog.Level
-	LogFormat    string // "json" or "text"
-	Migrate      bool   // apply migrations when serve starts
-	SyncInterval time.Duration
+	Addr          string
+	DatabaseURL   string // "" means the embedded in-memory store
+	DBMaxConns    int32
+	RedisURL      string // "" means sessions in memory
+	RedisMaxConns int
+	XKCDBaseURL   string
+	LogLevel      slog.Level
+	LogFormat     string // "json" or "text"
+	Migrate       bool   // apply migrations when serve starts
+	SyncInterval  time.Duration
 }
 
 // setting is one environment variable and its flag.
@@ -47,6 +49,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		{env: "DATABASE_USER", flag: "database-user", def: "xkcdapp", usage: "Postgres user"},
 		{env: "DATABASE_PASSWORD", flag: "database-password", usage: "Postgres password (prefer the environment to a flag)"},
 		{env: "DATABASE_MAX_CONNS", flag: "database-max-conns", def: "10", usage: "most Postgres connections held"},
+		{env: "REDIS_URL", flag: "redis-url", usage: "Redis for sessions: redis://[user:password@]host:port[/db], or rediss:// for TLS; empty: sessions in memory"},
+		{env: "REDIS_MAX_CONNS", flag: "redis-max-conns", def: "32", usage: "most Redis connections held"},
 		{env: "XKCD_BASE_URL", flag: "xkcd-base-url", def: "https://xkcd.com", usage: "the xkcd JSON API"},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error"},
 		{env: "LOG_FORMAT", flag: "log-format", def: "json", usage: "json or text"},
@@ -97,6 +101,16 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		bad("DATABASE_MAX_CONNS", "%q is not a number from 1 to 1000", get("DATABASE_MAX_CONNS"))
 	} else {
 		cfg.DBMaxConns = int32(n)
+	}
+
+	cfg.RedisURL = get("REDIS_URL")
+	if err := checkRedisURL(cfg.RedisURL); err != nil {
+		bad("REDIS_URL", "%v", err)
+	}
+	if n, err := strconv.Atoi(get("REDIS_MAX_CONNS")); err != nil || n < 1 || n > 1000 {
+		bad("REDIS_MAX_CONNS", "%q is not a number from 1 to 1000", get("REDIS_MAX_CONNS"))
+	} else {
+		cfg.RedisMaxConns = n
 	}
 
 	cfg.XKCDBaseURL = strings.TrimRight(get("XKCD_BASE_URL"), "/")
@@ -163,4 +177,36 @@ func Redacted(dbURL string) string {
 	}
 	u.RawQuery = ""
 	return u.Redacted()
+}
+
+// checkRedisURL accepts "" and redis:// or rediss:// URLs with a host and
+// at most a database number for a path. Errors never echo the URL: it may
+// hold a password.
+func checkRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss"):
+		return errors.New("not a redis:// or rediss:// URL")
+	case u.Hostname() == "":
+		return errors.New("has no host")
+	case u.Path != "" && u.Path != "/":
+		if n, err := strconv.Atoi(u.Path[1:]); err != nil || n < 0 || strings.ContainsAny(u.Path[1:], "+-") {
+			return errors.New("path is not a database number (e.g. /0)")
+		}
+	}
+	return nil
+}
+
+// RedactedRedis returns a Redis URL safe to log: without its user info,
+// where Redis URLs carry a password, sometimes in the user's place.
+func RedactedRedis(redisURL string) string {
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.User, u.RawQuery = nil, ""
+	return u.String()
 }
