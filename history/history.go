@@ -30,7 +30,7 @@ type History struct {
 // Push records a view of num at t. A repeat of the newest entry only moves
 // its time; the oldest entries fall off past Max.
 func (h *History) Push(num int, t time.Time) {
-	if num < 1 {
+	if num < 1 || num > maxNum {
 		return
 	}
 	t = t.Truncate(time.Second)
