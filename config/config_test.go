@@ -30,14 +30,15 @@ func getenv(env map[string]string) func(string) string {
 func TestDefaults(t *testing.T) {
 	got := load(t, nil)
 	want := config.Config{
-		Addr:         ":8000",
-		DatabaseURL:  "",
-		DBMaxConns:   10,
-		XKCDBaseURL:  "https://xkcd.com",
-		LogLevel:     slog.LevelInfo,
-		LogFormat:    "json",
-		Migrate:      true,
-		SyncInterval: 15 * time.Minute,
+		Addr:          ":8000",
+		DatabaseURL:   "",
+		DBMaxConns:    10,
+		RedisMaxConns: 32,
+		XKCDBaseURL:   "https://xkcd.com",
+		LogLevel:      slog.LevelInfo,
+		LogFormat:     "json",
+		Migrate:       true,
+		SyncInterval:  15 * time.Minute,
 	}
 	if got != want {
 		t.Errorf("Load with an empty environment: got %+v, want %+v", got, want)
@@ -54,6 +55,8 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		"LOG_FORMAT":         "text",
 		"MIGRATE":            "false",
 		"SYNC_INTERVAL":      "1h",
+		"REDIS_URL":          "rediss://app:secret@cache.internal:6379/1",
+		"REDIS_MAX_CONNS":    "8",
 	}
 	tests := []struct {
 		name  string
@@ -71,6 +74,8 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		{"LOG_FORMAT", env, nil, "LogFormat", func(c config.Config) any { return c.LogFormat }, "text"},
 		{"MIGRATE", env, nil, "Migrate", func(c config.Config) any { return c.Migrate }, false},
 		{"SYNC_INTERVAL", env, nil, "SyncInterval", func(c config.Config) any { return c.SyncInterval }, time.Hour},
+		{"REDIS_URL", env, nil, "RedisURL", func(c config.Config) any { return c.RedisURL }, env["REDIS_URL"]},
+		{"REDIS_MAX_CONNS", env, nil, "RedisMaxConns", func(c config.Config) any { return c.RedisMaxConns }, 8},
 		{"surrounding spaces ignored", map[string]string{"ADDR": "  :7000 "}, nil, "Addr", func(c config.Config) any { return c.Addr }, ":7000"},
 
 		{"-addr over ADDR", env, []string{"-addr", ":9100"}, "Addr", func(c config.Config) any { return c.Addr }, ":9100"},
@@ -162,6 +167,11 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"SYNC_INTERVAL": "1s"}, "SYNC_INTERVAL"},
 		{map[string]string{"SYNC_INTERVAL": "often"}, "SYNC_INTERVAL"},
 		{map[string]string{"DATABASE_MAX_CONNS": "0"}, "DATABASE_MAX_CONNS"},
+		{map[string]string{"REDIS_URL": "http://cache:6379"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://cache:6379/zero"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://cache:6379/-1"}, "REDIS_URL"},
+		{map[string]string{"REDIS_MAX_CONNS": "lots"}, "REDIS_MAX_CONNS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.env[tt.name], func(t *testing.T) {
@@ -211,6 +221,25 @@ func TestSecretsKeptOut(t *testing.T) {
 		})
 	}
 
+	for _, url := range []string{"http://:" + password + "@cache", "redis://" + password + "@cache/x", "redis://u:" + password + "@%zz"} {
+		t.Run("REDIS_URL "+config.RedactedRedis(url), func(t *testing.T) {
+			_, err := config.Load("xkcdapp serve", nil, getenv(map[string]string{"REDIS_URL": url}), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "REDIS_URL") || strings.Contains(err.Error(), password) {
+				t.Errorf("Load error: got %v, want REDIS_URL named and the password left out", err)
+			}
+		})
+	}
+	for url, want := range map[string]string{
+		"redis://:" + password + "@cache:6379/2":    "redis://cache:6379/2",
+		"rediss://app:" + password + "@cache:6379":  "rediss://cache:6379",
+		"redis://" + password + "@cache:6379":       "redis://cache:6379", // a lone user is a password
+		"redis://cache:6379/0?password=" + password: "redis://cache:6379/0",
+	} {
+		if got := config.RedactedRedis(url); got != want {
+			t.Errorf("RedactedRedis: got %q, want %q", got, want)
+		}
+	}
+
 	tests := []struct {
 		url, want string
 	}{
@@ -235,6 +264,7 @@ func TestUsageKeepsSecretsOut(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":      "postgres://app:hunter2@db/xkcdapp",
 		"DATABASE_PASSWORD": "hunter3",
+		"REDIS_URL":         "rediss://:hunter3@cache:6379",
 	}
 	for _, args := range [][]string{{"-h"}, {"-nope"}, {"-addr"}} {
 		var stderr bytes.Buffer

@@ -12,11 +12,10 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 	"github.com/xkcdapp/xkcdapp/xkcd/xkcdtest"
@@ -50,14 +49,17 @@ func newApp(t testing.TB, latest int) *app {
 			t.Errorf("counter close: %v", err)
 		}
 	})
+	sessions, err := session.Open("", session.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := handlers.New(handlers.Deps{
 		Catalog:      cat,
 		Counter:      views,
 		Rankings:     mem,
-		Sessions:     scs.New(),
+		Sessions:     sessions,
 		Log:          log,
 		DatabaseKind: "memory",
-		SessionKind:  "memory",
 		ImageOrigins: []string{"https://imgs.xkcd.com", up.URL},
 	})
 	return &app{h: h, upstream: up, store: mem, catalog: cat}

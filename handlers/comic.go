@@ -5,28 +5,40 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/history"
 	"github.com/xkcdapp/xkcdapp/views"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
 
 // home shows a random comic as a full page.
 func (s *server) home(w http.ResponseWriter, r *http.Request) error {
-	comic, err := s.Catalog.Random(r.Context())
+	comic, err := s.random(r)
 	if err != nil {
 		return err
 	}
 	return s.showComic(w, r, comic)
 }
 
+// random picks a comic the visitor has not seen, while there is one.
+func (s *server) random(r *http.Request) (*xkcd.Comic, error) {
+	h, _ := s.history(r)
+	return s.Catalog.Random(r.Context(), h.Seen.Has)
+}
+
+func (s *server) latest(r *http.Request) (*xkcd.Comic, error) {
+	return s.Catalog.Latest(r.Context())
+}
+
 // pick serves /random and /latest: the comic find picks, swapped in for
 // htmx; without JavaScript, a 303 to the comic's permalink.
-func (s *server) pick(find func(context.Context) (*xkcd.Comic, error)) handlerFunc {
+func (s *server) pick(find func(*http.Request) (*xkcd.Comic, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		comic, err := find(r.Context())
+		comic, err := find(r)
 		if err != nil {
 			return err
 		}
@@ -59,10 +71,17 @@ func (s *server) comic(w http.ResponseWriter, r *http.Request) error {
 	return s.showComic(w, r, comic)
 }
 
-// showComic counts the view and writes the comic: a fragment for htmx
-// (with its permalink pushed into the address bar), a full page otherwise.
+// showComic counts the view, adds it to the visitor's history and writes
+// the comic: a fragment for htmx (with its permalink pushed into the
+// address bar), a full page otherwise.
 func (s *server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.Comic) error {
 	v := views.ComicView{Comic: comic, Latest: s.Catalog.Status().Latest}
+	h, ok := s.history(r)
+	if ok && countsAsView(r) {
+		h.Push(comic.Num, time.Now())
+		ok = s.saveHistory(w, r, h)
+	}
+	v.Recent = s.recent(h, ok, comic.Num)
 	var err error
 	if countsAsView(r) {
 		v.Views, err = s.Counter.Record(r.Context(), comic.Num)
@@ -75,17 +94,38 @@ func (s *server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.C
 		// The page is still worth showing; it just goes without a count.
 		s.Log.WarnContext(r.Context(), "view count unavailable", "num", comic.Num, "err", err)
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Add("Vary", "HX-Request, HX-History-Restore-Request")
+	header := w.Header()
+	header.Set("Cache-Control", "no-store")
+	header.Add("Vary", "HX-Request, HX-History-Restore-Request")
 	fragment := isFragment(r)
 	if fragment {
-		h.Set("HX-Push-Url", permalink(comic.Num))
+		header.Set("HX-Push-Url", permalink(comic.Num))
 	}
 	s.renderFunc(w, r, http.StatusOK, func(w io.Writer) error {
 		return s.pages.Render(r.Context(), w, v, fragment)
 	})
 	return nil
+}
+
+// recent is the strip of the visitor's last few comics.
+func (s *server) recent(h history.History, ok bool, current int) views.RecentView {
+	if !ok {
+		return views.RecentView{Unavailable: true}
+	}
+	entries := h.Recent(views.RecentLen)
+	v := views.RecentView{Comics: make([]views.RecentComic, len(entries))}
+	for i, e := range entries {
+		v.Comics[i] = views.RecentComic{Num: e.Num, Title: s.title(e.Num), Current: e.Num == current}
+	}
+	return v
+}
+
+// title is a cached comic's title, "" for one not cached.
+func (s *server) title(num int) string {
+	if c, ok := s.Catalog.Cached(num); ok {
+		return c.Title
+	}
+	return ""
 }
 
 func permalink(num int) string { return "/comic/" + strconv.Itoa(num) }

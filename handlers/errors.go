@@ -16,9 +16,17 @@ type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
 
+// methodNotAllowed is a request with a method its address does not answer;
+// the value lists those it does.
+type methodNotAllowed string
+
+func (e methodNotAllowed) Error() string { return "method not allowed; allowed: " + string(e) }
+
 var (
-	errNoPage = errors.New("no such page")
-	errMethod = errors.New("method not allowed")
+	errNoPage    = errors.New("no such page")
+	errCrossSite = errors.New("cross-site request refused")
+	// errHistoryDown is a change to the history while sessions are down.
+	errHistoryDown = errors.New("history unavailable")
 	// errCountsDown wraps a failure to read view counts from the store.
 	errCountsDown = errors.New("view counts unavailable")
 )
@@ -35,6 +43,7 @@ func (s *server) handle(h handlerFunc) http.HandlerFunc {
 // problem maps an error to what the visitor is told.
 func problem(r *http.Request, err error) views.Problem {
 	var bad badRequest
+	var method methodNotAllowed
 	switch {
 	case errors.As(err, &bad):
 		return views.Problem{Status: http.StatusBadRequest, Title: "That request is not right", Message: bad.Error()}
@@ -44,9 +53,15 @@ func problem(r *http.Request, err error) views.Problem {
 	case errors.Is(err, errNoPage):
 		return views.Problem{Status: http.StatusNotFound, Title: "Page not found",
 			Message: "There is nothing at this address."}
-	case errors.Is(err, errMethod):
+	case errors.As(err, &method):
 		return views.Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
-			Message: "This address only answers GET and HEAD requests."}
+			Message: "This address only answers " + string(method) + " requests.", Allow: string(method)}
+	case errors.Is(err, errCrossSite):
+		return views.Problem{Status: http.StatusForbidden, Title: "Request from another site refused",
+			Message: "This request came from another site, so it was not carried out. To do this, use the button on this site."}
+	case errors.Is(err, errHistoryDown):
+		return views.Problem{Status: http.StatusServiceUnavailable, Title: "Your history is out of reach",
+			Message: "Your history cannot be reached right now, so nothing was changed. Comics are still being served. Please try again in a moment."}
 	case errors.Is(err, catalog.ErrUnavailable):
 		return views.Problem{Status: http.StatusServiceUnavailable, Title: "xkcd is out of reach",
 			Message: "That comic is not in our cache and xkcd.com is not answering right now. Please try again in a moment.",
@@ -79,8 +94,8 @@ func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	if p.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "30")
 	}
-	if p.Status == http.StatusMethodNotAllowed {
-		h.Set("Allow", "GET, HEAD")
+	if p.Allow != "" {
+		h.Set("Allow", p.Allow)
 	}
 	if isFragment(r) {
 		// Keep the comic on screen; show the problem in the notice above it.

@@ -7,9 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/views"
 	"github.com/xkcdapp/xkcdapp/xkcd"
@@ -18,7 +17,7 @@ import (
 // Catalog finds comics; *catalog.Catalog is one.
 type Catalog interface {
 	Comic(ctx context.Context, n int) (*xkcd.Comic, error)
-	Random(ctx context.Context) (*xkcd.Comic, error)
+	Random(ctx context.Context, skip func(num int) bool) (*xkcd.Comic, error)
 	Latest(ctx context.Context) (*xkcd.Comic, error)
 	Cached(n int) (*xkcd.Comic, bool)
 	Status() catalog.Status
@@ -47,12 +46,10 @@ type Deps struct {
 	Catalog  Catalog
 	Counter  Counter
 	Rankings Rankings
-	Sessions *scs.SessionManager
+	Sessions *session.Sessions
 	Log      *slog.Logger
-	// DatabaseKind and SessionKind name the backends for /readyz:
-	// "postgres" or "memory", "redis" or "memory".
+	// DatabaseKind names the database for /readyz: "postgres" or "memory".
 	DatabaseKind string
-	SessionKind  string
 	// ImageOrigins are the origins comic images may load from (CSP img-src).
 	ImageOrigins []string
 }

@@ -41,15 +41,15 @@ type catalogState struct {
 
 // readyz is the load balancer's health check. Only the catalog decides
 // readiness: with the database down the app still serves comics (views are
-// held), and failing the check would make the orchestrator kill tasks that
-// are doing their best.
+// held), with Redis down it serves them without history, and failing the
+// check would make the orchestrator kill tasks that are doing their best.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	st := s.Catalog.Status()
 	rd := readiness{
 		Database: backendState{Kind: s.DatabaseKind, OK: true},
-		Sessions: backendState{Kind: s.SessionKind, OK: true},
+		Sessions: backendState{Kind: s.Sessions.Kind, OK: true},
 		Catalog: catalogState{
 			OK:       st.Cached > 0, // the latest comic, once known, is cached too
 			Cached:   st.Cached,
@@ -64,6 +64,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Rankings.Ping(ctx); err != nil {
 		rd.Database.OK, rd.Database.Error = false, "unreachable"
 		s.Log.WarnContext(ctx, "readyz: database unreachable", "err", err)
+	}
+	// Without sessions, pages are served without history: not a reason to
+	// take the task out of service either.
+	if err := s.Sessions.Ping(ctx); err != nil {
+		rd.Sessions.OK, rd.Sessions.Error = false, "unreachable"
+		s.Log.WarnContext(ctx, "readyz: sessions unreachable", "err", err)
 	}
 	rd.Ready = rd.Catalog.OK
 	w.Header().Set("Content-Type", "application/json")

@@ -128,7 +128,7 @@ func securityHeaders(imageOrigins []string) func(http.Handler) http.Handler {
 			for k, v := range headers {
 				h[k] = v
 			}
-			if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+			if isHTTPS(r) {
 				h["Strict-Transport-Security"] = hsts
 			}
 			next.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -13,6 +14,8 @@ import (
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, s.logRequests, s.recoverPanics, securityHeaders(s.ImageOrigins))
+	// A POST from another site is refused before any handler sees it.
+	r.Use(s.crossOriginProtection().Handler)
 	// HEAD answers like GET without a body; countsAsView keeps it uncounted.
 	r.Use(middleware.GetHead)
 
@@ -21,17 +24,44 @@ func (s *server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage })
 	r.With(middleware.Compress(5)).Get(static.Prefix+"*", static.Handler(notFound).ServeHTTP)
+	r.Get("/leaderboard", s.handle(s.leaderboard))
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.Sessions.LoadAndSave)
+		r.Use(s.loadSession)
 		r.Get("/", s.handle(s.home))
-		r.Get("/random", s.handle(s.pick(s.Catalog.Random)))
-		r.Get("/latest", s.handle(s.pick(s.Catalog.Latest)))
+		r.Get("/random", s.handle(s.pick(s.random)))
+		r.Get("/latest", s.handle(s.pick(s.latest)))
 		r.Get("/comic/{num}", s.handle(s.comic))
-		r.Get("/leaderboard", s.handle(s.leaderboard))
+		r.Get("/history", s.handle(s.showHistory))
+		r.Post("/history/clear", s.handle(s.clearHistory))
 	})
 
 	r.NotFound(notFound)
-	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		return methodNotAllowed(allowed(r, req.URL.Path))
+	}))
 	return r
+}
+
+// allowed lists the methods routes answers at path, for the Allow header.
+func allowed(routes chi.Routes, path string) string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if routes.Match(chi.NewRouteContext(), m, path) {
+			methods = append(methods, m)
+			if m == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
+// crossOriginProtection refuses state-changing requests that a browser
+// says come from another site (Sec-Fetch-Site), or whose Origin is not
+// this host.
+func (s *server) crossOriginProtection() *http.CrossOriginProtection {
+	p := http.NewCrossOriginProtection()
+	p.SetDenyHandler(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errCrossSite }))
+	return p
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // ComicCache renders each comic's page and fragment once, split where the
-// view count goes. A comic never changes, so per visit only the count is
-// rendered; the rest is bytes copied from memory. The zero value is ready.
+// view count and the visitor's recently viewed strip go. A comic never
+// changes, so per visit only those two are rendered; the rest is bytes
+// copied from memory. The zero value is ready.
 type ComicCache struct {
 	mu     sync.RWMutex
 	latest int // the navigation depends on it; a new latest starts afresh
@@ -24,21 +25,30 @@ type pageKey struct {
 	fragment bool
 }
 
-// splitPage is a rendered comic cut in two around its view count.
+// splitPage is a rendered comic cut in three: before the view count,
+// between it and the strip, and after the strip.
 type splitPage struct {
-	head, tail []byte
+	head, middle, tail []byte
 }
 
-// countMarker is rendered in place of the view count and cut out again.
-const countMarker = "<!--xkcdapp:views-->"
+// The markers are rendered in place of the slots and cut out again.
+const (
+	countMarker  = "<!--xkcdapp:views-->"
+	recentMarker = "<!--xkcdapp:recent-->"
+)
 
-var countSlot = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-	_, err := io.WriteString(w, countMarker)
-	return err
-})
+func marker(m string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := io.WriteString(w, m)
+		return err
+	})
+}
+
+var countSlot, recentSlot = marker(countMarker), marker(recentMarker)
 
 // Render writes v (ComicPage, or ComicFragment when fragment is set) to w
-// with v.Views as its count; the rest is rendered once per comic.
+// with v.Views as its count and v.Recent as its strip; the rest is rendered
+// once per comic.
 func (p *ComicCache) Render(ctx context.Context, w io.Writer, v ComicView, fragment bool) error {
 	page, err := p.get(ctx, v, fragment)
 	if err != nil {
@@ -48,6 +58,12 @@ func (p *ComicCache) Render(ctx context.Context, w io.Writer, v ComicView, fragm
 		return err
 	}
 	if err := ViewCount(v.Views).Render(ctx, w); err != nil {
+		return err
+	}
+	if _, err := w.Write(page.middle); err != nil {
+		return err
+	}
+	if err := Recent(v.Recent, fragment).Render(ctx, w); err != nil {
 		return err
 	}
 	_, err = w.Write(page.tail)
@@ -64,7 +80,7 @@ func (p *ComicCache) get(ctx context.Context, v ComicView, fragment bool) (*spli
 		return page, nil
 	}
 
-	v.CountSlot = countSlot
+	v.CountSlot, v.RecentSlot = countSlot, recentSlot
 	c := ComicPage(v)
 	if fragment {
 		c = ComicFragment(v)
@@ -73,11 +89,12 @@ func (p *ComicCache) get(ctx context.Context, v ComicView, fragment bool) (*spli
 	if err := c.Render(ctx, &buf); err != nil {
 		return nil, err
 	}
-	head, tail, found := bytes.Cut(buf.Bytes(), []byte(countMarker))
-	if !found {
-		return nil, errors.New("views: comic rendered without its view count slot")
+	head, rest, found := bytes.Cut(buf.Bytes(), []byte(countMarker))
+	middle, tail, found2 := bytes.Cut(rest, []byte(recentMarker))
+	if !found || !found2 {
+		return nil, errors.New("views: comic rendered without its view count or recent slot")
 	}
-	page = &splitPage{head: bytes.Clone(head), tail: bytes.Clone(tail)}
+	page = &splitPage{head: bytes.Clone(head), middle: bytes.Clone(middle), tail: bytes.Clone(tail)}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -10,13 +10,11 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
-	"github.com/alexedwards/scs/v2/memstore"
-
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/config"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/session"
 )
 
 // shutdownTimeout fits inside Fargate's 30 s between SIGTERM and SIGKILL.
@@ -43,15 +41,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	views := counter.New(db, log)
 
-	sessions := scs.New()
-	// No StopCleanup: in scs v2.9.0 it races with the cleanup goroutine's
-	// start, so the cleanup lives as long as the process.
-	sessions.Store = memstore.NewWithCleanupInterval(time.Minute)
-	sessions.Cookie.Name = "xkcdapp_session"
-	sessions.Cookie.HttpOnly = true
-	sessions.Cookie.SameSite = http.SameSiteLaxMode
-	sessions.Lifetime = 30 * 24 * time.Hour
-	sessions.IdleTimeout = 7 * 24 * time.Hour
+	sessions, err := session.Open(cfg.RedisURL, session.Options{MaxConns: cfg.RedisMaxConns}, log)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	if sessions.Kind == "redis" {
+		log.Info("sessions in redis", "redis", config.RedactedRedis(cfg.RedisURL))
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := sessions.Ping(pctx); err != nil {
+			log.Warn("redis unreachable; pages are served without history until it answers", "err", err)
+		}
+		cancel()
+	} else {
+		log.Warn("REDIS_URL not set: sessions live in memory, are lost on restart and are not shared between instances")
+	}
 
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Deps{
@@ -61,7 +65,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			Sessions:     sessions,
 			Log:          log,
 			DatabaseKind: dbKind,
-			SessionKind:  "memory",
 			ImageOrigins: imageOrigins(cfg.XKCDBaseURL),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

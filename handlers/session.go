@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/xkcdapp/xkcdapp/history"
+	"github.com/xkcdapp/xkcdapp/session"
+)
+
+// historyKey is where the visitor's history lives in the session.
+const historyKey = "history"
+
+// visit is one request's hold on the visitor's session.
+type visit struct {
+	// down is set when the store did not answer: the request goes on with
+	// an empty session that is never saved, so that it cannot overwrite
+	// the visitor's real one.
+	down    bool
+	saved   bool
+	decoded bool
+	history history.History
+}
+
+type visitKey struct{}
+
+func visitOf(ctx context.Context) *visit {
+	v, _ := ctx.Value(visitKey{}).(*visit)
+	if v == nil {
+		return &visit{down: true}
+	}
+	return v
+}
+
+// loadSession is scs's LoadAndSave, except that a session store in trouble
+// never fails the page: the request goes on without the session, and the
+// page says history is unavailable.
+func (s *server) loadSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		var token string
+		if c, err := r.Cookie(s.Sessions.Cookie.Name); err == nil {
+			token = c.Value
+		}
+		v := &visit{}
+		ctx, err := s.Sessions.Load(r.Context(), token)
+		if err != nil {
+			if errors.Is(err, session.ErrUnavailable) || r.Context().Err() != nil {
+				v.down = true
+			} else {
+				// Data we cannot decode: the visitor starts afresh.
+				s.Log.WarnContext(r.Context(), "session unreadable; starting a new one", "err", err)
+			}
+			ctx, _ = s.Sessions.Load(r.Context(), "") // no token: no store call
+		}
+		r = r.WithContext(context.WithValue(ctx, visitKey{}, v))
+		sw := &sessionWriter{ResponseWriter: w, s: s, r: r}
+		next.ServeHTTP(sw, r)
+		sw.save()
+	})
+}
+
+// history is the visitor's history; ok is false when sessions are down.
+func (s *server) history(r *http.Request) (h history.History, ok bool) {
+	v := visitOf(r.Context())
+	if v.down {
+		return history.History{}, false
+	}
+	if !v.decoded {
+		v.decoded = true
+		if err := v.history.UnmarshalBinary(s.Sessions.GetBytes(r.Context(), historyKey)); err != nil {
+			s.Log.WarnContext(r.Context(), "history unreadable; starting afresh", "err", err)
+		}
+	}
+	return v.history, true
+}
+
+// saveHistory stores h in the session now, before the page is written, so
+// that the page can say when it was not saved. An empty h is removed.
+func (s *server) saveHistory(w http.ResponseWriter, r *http.Request, h history.History) bool {
+	v := visitOf(r.Context())
+	if v.down {
+		return false
+	}
+	v.history, v.decoded = h, true
+	if len(h.Entries) == 0 && h.Seen.Len() == 0 {
+		s.Sessions.Remove(r.Context(), historyKey)
+	} else {
+		b, _ := h.MarshalBinary()
+		s.Sessions.Put(r.Context(), historyKey, b)
+	}
+	return s.commit(w, r)
+}
+
+// commit saves the session and sets its cookie, once per request.
+func (s *server) commit(w http.ResponseWriter, r *http.Request) bool {
+	v := visitOf(r.Context())
+	if v.down {
+		return false
+	}
+	if v.saved || s.Sessions.Status(r.Context()) != scs.Modified {
+		return true
+	}
+	token, expiry, err := s.Sessions.Commit(r.Context())
+	if err != nil {
+		// The store logs outages once; this is the request's share.
+		s.Log.DebugContext(r.Context(), "session not saved", "err", err)
+		v.down = true
+		return false
+	}
+	v.saved = true
+	c := s.Sessions.Cookie
+	cookie := &http.Cookie{
+		Name:     c.Name,
+		Value:    token,
+		Path:     c.Path,
+		Domain:   c.Domain,
+		Expires:  time.Unix(expiry.Unix()+1, 0),
+		MaxAge:   int(time.Until(expiry).Seconds() + 1),
+		HttpOnly: c.HttpOnly,
+		SameSite: c.SameSite,
+		Secure:   isHTTPS(r),
+	}
+	w.Header().Add("Set-Cookie", cookie.String())
+	return true
+}
+
+// isHTTPS reports whether the visitor's connection is HTTPS, to us or to
+// the load balancer in front of us.
+func isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// sessionWriter saves a session the handler changed but did not save (and
+// one scs marks changed to push its idle timeout on) before the response's
+// header goes out.
+type sessionWriter struct {
+	http.ResponseWriter
+	s       *server
+	r       *http.Request
+	written bool
+}
+
+func (sw *sessionWriter) save() {
+	if !sw.written {
+		sw.written = true
+		sw.s.commit(sw.ResponseWriter, sw.r)
+	}
+}
+
+func (sw *sessionWriter) WriteHeader(code int) {
+	sw.save()
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *sessionWriter) Write(b []byte) (int, error) {
+	sw.save()
+	return sw.ResponseWriter.Write(b)
+}
+
+func (sw *sessionWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
