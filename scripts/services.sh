@@ -41,5 +41,6 @@ if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/de
 		for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
 	fi
 fi
-# No test needs Redis yet (sessions are in memory); a missing one is only noted.
-redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || echo "note: Redis is not answering on 127.0.0.1:6379" >&2
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || missing "Redis is not answering on 127.0.0.1:6379"
+# The outage tests run a Redis server of their own.
+command -v redis-server >/dev/null || missing "redis-server not found"
