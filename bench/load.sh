@@ -4,6 +4,12 @@
 # ceiling. Prints req/s, p50, p99 and errors for each, the ratio to the
 # ceiling, and the upstream calls per view once warm.
 #
+# GET / comes from new visitors (no cookie); GET /random (HX) from one
+# returning visitor (a session cookie), once against the server with
+# sessions in memory and once against a second server with sessions in
+# Redis (REDIS_URL, default the local server), so that the cost of Redis
+# is a ratio from one run.
+#
 #   bench/load.sh                        # 50 clients, 10 s per target, 2 rounds
 #   CONCURRENCY=100 DURATION=20s ROUNDS=3 bench/load.sh
 #   BASELINE=<git rev> bench/load.sh     # also that revision's server, same run
@@ -20,6 +26,8 @@ APP_PORT=${APP_PORT:-18000}
 FAKE_PORT=${FAKE_PORT:-18001}
 CEIL_PORT=${CEIL_PORT:-18002}
 BASE_PORT=${BASE_PORT:-18003}
+REDIS_PORT=${REDIS_PORT:-18004}
+REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 
 command -v hey >/dev/null || go install github.com/rakyll/hey@v0.1.5
 HEY=$(command -v hey || echo "$(go env GOPATH)/bin/hey")
@@ -53,12 +61,13 @@ database() {
 	python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(path="/"+sys.argv[2]).geturl())' "$PGURL" "$1"
 }
 
-# serve BINARY PORT DATABASE -> starts the app and waits for its catalog
+# serve BINARY PORT DATABASE [NAME=VALUE...] -> starts the app with those
+# variables set and waits for its catalog
 serve() {
 	local url
 	url=$(database "$3")
 	dbs+=("$3")
-	ADDR="127.0.0.1:$2" DATABASE_URL="$url" XKCD_BASE_URL="http://127.0.0.1:$FAKE_PORT" \
+	env ADDR="127.0.0.1:$2" DATABASE_URL="$url" XKCD_BASE_URL="http://127.0.0.1:$FAKE_PORT" "${@:4}" \
 		"$1" serve >"$bin/$3.log" 2>&1 & pids+=($!)
 	for _ in $(seq 1 300); do
 		if curl -fsS "http://127.0.0.1:$2/readyz" 2>/dev/null | grep -q '"complete":true'; then return; fi
@@ -71,13 +80,24 @@ serve() {
 "$bin/ceiling" -addr "127.0.0.1:$CEIL_PORT" 2>"$bin/ceiling.log" & pids+=($!)
 echo "waiting for the catalog (comics 1..$LATEST) to be cached..."
 serve "$bin/xkcdapp" "$APP_PORT" xkcdapp_bench
+serve "$bin/xkcdapp" "$REDIS_PORT" xkcdapp_bench_redis REDIS_URL="$REDIS_URL"
 [[ -n $BASELINE ]] && serve "$bin/baseline" "$BASE_PORT" xkcdapp_bench_base
+grep -q '"sessions in redis"' "$bin/xkcdapp_bench_redis.log" || { echo "the Redis server has no Redis sessions"; exit 1; }
 
-# run NAME URL [header] -> prints one result line and appends to $bin/results
+# cookie PORT -> a returning visitor's session cookie, from a first view
+cookie() {
+	curl -fsS -o /dev/null -D - "http://127.0.0.1:$1/comic/1" |
+		sed -n 's/^[Ss]et-[Cc]ookie: \(xkcdapp_session=[^;]*\).*/\1/p'
+}
+memory_cookie=$(cookie "$APP_PORT")
+redis_cookie=$(cookie "$REDIS_PORT")
+[[ -n $memory_cookie && -n $redis_cookie ]] || { echo "no session cookie"; exit 1; }
+
+# run NAME URL [header...] -> prints one result line and appends to $bin/results
 run() {
-	local name=$1 url=$2 header=${3:-}
+	local name=$1 url=$2
 	local args=(-z "$DURATION" -c "$CONCURRENCY")
-	[[ -n $header ]] && args+=(-H "$header")
+	for header in "${@:3}"; do args+=(-H "$header"); done
 	"$HEY" "${args[@]}" "$url" >"$bin/hey.out"
 	awk -v name="$name" '
 		/Requests\/sec:/ { rps = $2 }
@@ -100,7 +120,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	echo "-- round $round ($CONCURRENCY clients, $DURATION each)"
 	run "ceiling (bare 2KB)" "http://127.0.0.1:$CEIL_PORT/"
 	run "GET /" "http://127.0.0.1:$APP_PORT/"
-	run "GET /random (HX)" "http://127.0.0.1:$APP_PORT/random" "HX-Request: true"
+	run "GET /random (HX) memory" "http://127.0.0.1:$APP_PORT/random" "HX-Request: true" "Cookie: $memory_cookie"
+	run "GET /random (HX) redis" "http://127.0.0.1:$REDIS_PORT/random" "HX-Request: true" "Cookie: $redis_cookie"
 	if [[ -n $BASELINE ]]; then
 		run "baseline GET /" "http://127.0.0.1:$BASE_PORT/"
 		run "baseline GET /random (HX)" "http://127.0.0.1:$BASE_PORT/random" "HX-Request: true"
@@ -119,6 +140,8 @@ awk -v calls=$((calls_after - calls_before)) '
 		c = rps["ceiling (bare 2KB)"] / n["ceiling (bare 2KB)"]
 		for (k in rps) if (k != "ceiling (bare 2KB)")
 			printf "%-30s mean %8.0f req/s = %5.1f%% of the ceiling (%.0f req/s)\n", k, rps[k] / n[k], 100 * rps[k] / n[k] / c, c
+		if (rps["GET /random (HX) memory"])
+			printf "sessions in redis: %.1f%% fewer req/s than in memory\n", 100 * (1 - rps["GET /random (HX) redis"] / rps["GET /random (HX) memory"])
 		printf "upstream calls during load: %d for %d views (%.4f per view)\n", calls, views, (views ? calls / views : 0)
 	}' "$bin/results" | sort
 grep -hiE '"level":"(ERROR|WARN)"' "$bin"/*.log | head -5 || true

@@ -77,6 +77,7 @@ func Open(redisURL string, opts Options, log *slog.Logger) (*Sessions, error) {
 	m.Cookie.HttpOnly = true
 	m.Cookie.SameSite = http.SameSiteLaxMode
 	m.Cookie.Persist = true
+	m.Codec = Codec{}
 	if redisURL == "" {
 		// No StopCleanup: in scs v2.9.0 it races with the cleanup
 		// goroutine's start, so the cleanup lives as long as the process.
