@@ -32,8 +32,15 @@ type app struct {
 	catalog  *catalog.Catalog
 }
 
-// newApp wires the app the way cmd/xkcdapp does, with a cold catalog.
+// newApp wires the app the way cmd/xkcdapp does, with a cold catalog and
+// sessions in memory.
 func newApp(t testing.TB, latest int) *app {
+	t.Helper()
+	return newAppWithSessions(t, latest, nil)
+}
+
+// newAppWithSessions is newApp with the given sessions; nil is in memory.
+func newAppWithSessions(t testing.TB, latest int, sessions *session.Sessions) *app {
 	t.Helper()
 	up := xkcdtest.NewServer(latest)
 	t.Cleanup(up.Stop)
@@ -49,9 +56,11 @@ func newApp(t testing.TB, latest int) *app {
 			t.Errorf("counter close: %v", err)
 		}
 	})
-	sessions, err := session.Open("", session.Options{}, log)
-	if err != nil {
-		t.Fatal(err)
+	if sessions == nil {
+		var err error
+		if sessions, err = session.Open("", session.Options{}, log); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h := handlers.New(handlers.Deps{
 		Catalog:      cat,
@@ -69,13 +78,19 @@ func newApp(t testing.TB, latest int) *app {
 func newWarmApp(t testing.TB, latest int) *app {
 	t.Helper()
 	a := newApp(t, latest)
+	a.warm(t)
+	return a
+}
+
+// warm puts every comic in a's catalog.
+func (a *app) warm(t testing.TB) {
+	t.Helper()
 	if err := a.catalog.Backfill(t.Context(), nil); err != nil {
 		t.Fatalf("backfill: %v", err)
 	}
 	if st := a.catalog.Status(); !st.Complete {
 		t.Fatalf("catalog after backfill: got %+v, want complete", st)
 	}
-	return a
 }
 
 // header builds request headers from key, value pairs.
@@ -217,4 +232,57 @@ func assertVary(t *testing.T, w *httptest.ResponseRecorder, want ...string) {
 			t.Errorf("Vary: got %q, want it to include %q", got, f)
 		}
 	}
+}
+
+// visitor is one browser: it sends back the session cookie the app last
+// set, as a cookie jar would.
+type visitor struct {
+	a      *app
+	cookie *http.Cookie
+}
+
+func (a *app) visitor() *visitor { return &visitor{a: a} }
+
+// do is app.do with the visitor's cookie, keeping any new one.
+func (v *visitor) do(t *testing.T, method, target string, h http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	h = h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if v.cookie != nil {
+		h.Set("Cookie", v.cookie.Name+"="+v.cookie.Value)
+	}
+	w := v.a.do(t, method, target, h)
+	if c := sessionCookie(t, w); c != nil {
+		v.cookie = c
+	}
+	return w
+}
+
+// get is do for GET.
+func (v *visitor) get(t *testing.T, target string, h http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	return v.do(t, http.MethodGet, target, h)
+}
+
+// sessionCookie is the session cookie w sets, nil for none. It fails the
+// test when w sets more than one.
+func sessionCookie(t *testing.T, w *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	var found *http.Cookie
+	for _, line := range w.Header().Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatalf("Set-Cookie %q: %v", line, err)
+		}
+		if c.Name != session.CookieName {
+			continue
+		}
+		if found != nil {
+			t.Errorf("Set-Cookie %s: got it twice in one response, want once", session.CookieName)
+		}
+		found = c
+	}
+	return found
 }

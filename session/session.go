@@ -23,11 +23,12 @@ import (
 // request goes on without the visitor's session.
 var ErrUnavailable = errors.New("sessions unavailable")
 
-// Lifetimes of a session: it ends after a week without a visit, or a month
-// after it began, whichever comes first.
+// Lifetimes of a session: it ends after a month without a visit, or a
+// year after it began, whichever comes first. A session holds a reading
+// history and grants nothing, so losing it costs more than keeping it.
 const (
-	IdleTimeout = 7 * 24 * time.Hour
-	Lifetime    = 30 * 24 * time.Hour
+	IdleTimeout = 30 * 24 * time.Hour
+	Lifetime    = 365 * 24 * time.Hour
 )
 
 // CookieName is the session cookie's name.
