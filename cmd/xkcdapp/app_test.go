@@ -123,10 +123,16 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 	}
 }
 
-// get fetches path and returns the status and body.
+// get fetches url and returns the status, header and body.
 func get(t *testing.T, client *http.Client, url string, header ...string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return send(t, client, http.MethodGet, url, header...)
+}
+
+// send makes a request without a body; header is name, value pairs.
+func send(t *testing.T, client *http.Client, method, url string, header ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,12 +141,12 @@ func get(t *testing.T, client *http.Client, url string, header ...string) (int, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: read body: %v", url, err)
+		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return resp.StatusCode, resp.Header, string(body)
 }
