@@ -89,16 +89,20 @@ func Open(redisURL string, opts Options, log *slog.Logger) (*Sessions, error) {
 		return nil, errors.New("REDIS_URL: not a URL") // never echo a password
 	}
 	opts = opts.withDefaults()
-	pool := newPool(redisURL, opts.MaxConns)
-	g := &guard{store: redisstore.New(pool), budget: opts.Budget, quiet: opts.Quiet, log: log}
+	g := &guard{budget: opts.Budget, quiet: opts.Quiet, log: log}
+	pool := newPool(redisURL, opts.MaxConns, g.failedLately)
+	g.store = redisstore.New(pool)
 	m.Store = g
 	return &Sessions{SessionManager: m, Kind: "redis", pool: pool, guard: g}, nil
 }
 
 // newPool is a bounded pool of Redis connections. Timeouts keep a stalled
-// Redis from holding a connection for long; idle connections are checked
-// before reuse, since a load balancer or Redis may have closed them.
-func newPool(redisURL string, maxConns int) *redis.Pool {
+// Redis from holding a connection for long. An idle connection is checked
+// before reuse when it has been idle a while, since a load balancer or
+// Redis may have closed it, and after any failure: when Redis restarts,
+// every pooled connection is dead, and each would otherwise fail one
+// request and start another quiet period.
+func newPool(redisURL string, maxConns int, failedLately func() bool) *redis.Pool {
 	return &redis.Pool{
 		MaxActive:       maxConns,
 		MaxIdle:         maxConns,
@@ -113,7 +117,7 @@ func newPool(redisURL string, maxConns int) *redis.Pool {
 			)
 		},
 		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
-			if time.Since(idleSince) < 30*time.Second {
+			if time.Since(idleSince) < 30*time.Second && !failedLately() {
 				return nil
 			}
 			_, err := c.Do("PING")
@@ -157,6 +161,7 @@ type guard struct {
 	mu        sync.Mutex
 	failedAt  time.Time // the last failure; zero while Redis answers
 	downSince time.Time // the first failure of this outage
+	lastFail  time.Time // the last failure, kept after recovery
 }
 
 var _ scs.CtxStore = (*guard)(nil)
@@ -226,6 +231,16 @@ func guarded[T any](ctx context.Context, g *guard, call func() (T, error)) (T, e
 	return r.v, nil
 }
 
+// recheck is how long after a failure pooled connections are pinged
+// before reuse.
+const recheck = time.Minute
+
+func (g *guard) failedLately() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.lastFail.IsZero() && time.Since(g.lastFail) < recheck
+}
+
 func (g *guard) resting() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -236,6 +251,9 @@ func (g *guard) resting() bool {
 func (g *guard) record(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err != nil {
+		g.lastFail = time.Now()
+	}
 	switch {
 	case err != nil && g.failedAt.IsZero():
 		g.log.Warn("sessions unavailable: pages go on without history", "err", err)
