@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -107,15 +108,20 @@ func (s *server) showComic(w http.ResponseWriter, r *http.Request, comic *xkcd.C
 	return nil
 }
 
-// recent is the strip of the visitor's last few comics.
+// recent is the strip of the visitor's last few comics, each once.
 func (s *server) recent(h history.History, ok bool, current int) views.RecentView {
 	if !ok {
 		return views.RecentView{Unavailable: true}
 	}
-	entries := h.Recent(views.RecentLen)
-	v := views.RecentView{Comics: make([]views.RecentComic, len(entries))}
-	for i, e := range entries {
-		v.Comics[i] = views.RecentComic{Num: e.Num, Title: s.title(e.Num), Current: e.Num == current}
+	var v views.RecentView
+	for _, e := range h.Entries {
+		if len(v.Comics) == views.RecentLen {
+			break
+		}
+		if slices.ContainsFunc(v.Comics, func(c views.RecentComic) bool { return c.Num == e.Num }) {
+			continue // back and forth between two comics shows each once
+		}
+		v.Comics = append(v.Comics, views.RecentComic{Num: e.Num, Title: s.title(e.Num), Current: e.Num == current})
 	}
 	return v
 }

@@ -61,7 +61,7 @@ func problem(r *http.Request, err error) views.Problem {
 			Message: "This request came from another site, so it was not carried out. To do this, use the button on this site."}
 	case errors.Is(err, errHistoryDown):
 		return views.Problem{Status: http.StatusServiceUnavailable, Title: "Your history is out of reach",
-			Message: "Your history cannot be reached right now, so nothing was changed. Comics are still being served. Please try again in a moment."}
+			Message: "Your history cannot be reached right now, so it may not have been cleared. Comics are still being served. Please try again in a moment."}
 	case errors.Is(err, catalog.ErrUnavailable):
 		return views.Problem{Status: http.StatusServiceUnavailable, Title: "xkcd is out of reach",
 			Message: "That comic is not in our cache and xkcd.com is not answering right now. Please try again in a moment.",

@@ -91,7 +91,10 @@ func TestHistoryPage(t *testing.T) {
 	doc.Find("#history-list li").Each(func(i int, li *goquery.Selection) {
 		num := li.AttrOr("data-num", "")
 		n, _ := strconv.Atoi(num)
-		if got, want := text(li.Find("a")), collapse("#"+num+xkcdtest.Title(n)); got != want {
+		if got, want := text(li.Find(".num")), "#"+num; got != want {
+			t.Errorf("entry %d number: got %q, want %q", i, got, want)
+		}
+		if got, want := text(li.Find("a")), collapse(xkcdtest.Title(n)); got != want {
 			t.Errorf("entry %d link text: got %q, want %q", i, got, want)
 		}
 		if got := li.Find("a").AttrOr("href", ""); got != "/comic/"+num {
@@ -204,7 +207,7 @@ func TestRecentStrip(t *testing.T) {
 			current.Length(), current.AttrOr("href", ""))
 	}
 	link := doc.Find(`#recent li[data-num="4"] a`)
-	if got, want := text(link), collapse("#4"+xkcdtest.Title(xkcdtest.Markup)); got != want {
+	if got, want := text(link), collapse("#4 "+xkcdtest.Title(xkcdtest.Markup)); got != want {
 		t.Errorf("title with markup: got %q, want it as text, %q", got, want)
 	}
 	if got := link.AttrOr("hx-get", ""); got != "/comic/4" {
@@ -478,4 +481,23 @@ func one(t *testing.T, doc *goquery.Document, sel string) *goquery.Selection {
 		t.Fatalf("%s: got %d elements, want 1", sel, s.Length())
 	}
 	return s
+}
+
+// TestRecentStripShowsEachComicOnce: reading back and forth between two
+// comics fills the history with both, but the strip shows each once.
+func TestRecentStripShowsEachComicOnce(t *testing.T) {
+	a := newWarmApp(t, latest)
+	v := a.visitor()
+	v.view(t, 2, 4, 6, 4, 6, 4)
+	doc := parse(t, v.get(t, "/comic/4", htmx))
+	if got, want := nums(t, doc, "#recent li[data-num]"), []int{4, 6, 2}; !slices.Equal(got, want) {
+		t.Errorf("strip: got %v, want %v", got, want)
+	}
+	if got := doc.Find(`#recent [aria-current="page"]`).Length(); got != 1 {
+		t.Errorf("aria-current: on %d links, want 1", got)
+	}
+	hist := parse(t, v.get(t, "/history", nil))
+	if got, want := nums(t, hist, "#history-list li"), []int{4, 6, 4, 6, 4, 2}; !slices.Equal(got, want) {
+		t.Errorf("history: got %v, want %v (every view, repeats collapsed only when consecutive)", got, want)
+	}
 }

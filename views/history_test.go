@@ -39,7 +39,7 @@ func TestRecent(t *testing.T) {
 		if got, want := dataNums(doc, "#recent li"), []string{"7", "4", "9"}; !slices.Equal(got, want) {
 			t.Errorf("entries: got %v, want %v", got, want)
 		}
-		wantText := []string{"#7Seven", "#4<script>alert(1)</script><b>Bold</b>", "#9Comic 9"}
+		wantText := []string{"#7 Seven", "#4 <script>alert(1)</script><b>Bold</b>", "#9 Comic 9"}
 		doc.Find("#recent li a").Each(func(i int, a *goquery.Selection) {
 			if got := collapse(a.Text()); got != wantText[i] {
 				t.Errorf("entry %d text: got %q, want %q", i, got, wantText[i])
@@ -121,12 +121,12 @@ func TestHistory(t *testing.T) {
 		t.Errorf("entries: got %v, want %v", got, want)
 	}
 	want := []struct{ text, datetime, ago string }{
-		{"#7Seven", "2026-11-27T11:59:30Z", "just now"},
-		{"#4<script>alert(1)</script>", "2026-11-27T07:00:00Z", "5 hours ago"},
-		{"#9Comic 9", "2026-09-01T06:30:00Z", "1 September 2026"},
+		{"#7 Seven", "2026-11-27T11:59:30Z", "just now"},
+		{"#4 <script>alert(1)</script>", "2026-11-27T07:00:00Z", "5 hours ago"},
+		{"#9 Comic 9", "2026-09-01T06:30:00Z", "1 September 2026"},
 	}
 	doc.Find("#history-list li").Each(func(i int, li *goquery.Selection) {
-		if got := collapse(li.Find("a").Text()); got != want[i].text {
+		if got := collapse(li.Find(".num").Text() + " " + li.Find("a").Text()); got != want[i].text {
 			t.Errorf("entry %d text: got %q, want %q", i, got, want[i].text)
 		}
 		tm := li.Find("time")
