@@ -20,7 +20,7 @@ func (s *server) showHistory(w http.ResponseWriter, r *http.Request) error {
 // clearHistory empties the visitor's history: in place for htmx, and with
 // a redirect back to the page without JavaScript.
 func (s *server) clearHistory(w http.ResponseWriter, r *http.Request) error {
-	if _, ok := s.history(r); !ok || !s.saveHistory(w, r, history.History{}) {
+	if _, ok := s.history(r); !ok || !s.saveHistory(r, history.History{})(w) {
 		return errHistoryDown
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -80,12 +80,15 @@ func (s *server) history(r *http.Request) (h history.History, ok bool) {
 	return v.history, true
 }
 
-// saveHistory stores h in the session now, before the page is written, so
-// that the page can say when it was not saved. An empty h is removed.
-func (s *server) saveHistory(w http.ResponseWriter, r *http.Request, h history.History) bool {
+// saveHistory puts h in the session (an empty h removes it) and starts
+// saving the session, so that the caller can count the view meanwhile. The
+// returned wait reports whether it was saved and adds the cookie to w; it
+// must be called, and before the page is written, so that the page can say
+// when history was not saved.
+func (s *server) saveHistory(r *http.Request, h history.History) (wait func(w http.ResponseWriter) bool) {
 	v := visitOf(r.Context())
 	if v.down {
-		return false
+		return func(http.ResponseWriter) bool { return false }
 	}
 	v.history, v.decoded = h, true
 	if len(h.Entries) == 0 && h.Seen.Len() == 0 {
@@ -94,28 +97,53 @@ func (s *server) saveHistory(w http.ResponseWriter, r *http.Request, h history.H
 		b, _ := h.MarshalBinary()
 		s.Sessions.Put(r.Context(), historyKey, b)
 	}
-	return s.commit(w, r)
+	type result struct {
+		cookie *http.Cookie
+		ok     bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		cookie, ok := s.commitSession(r)
+		done <- result{cookie, ok}
+	}()
+	return func(w http.ResponseWriter) bool {
+		res := <-done
+		if res.cookie != nil {
+			w.Header().Add("Set-Cookie", res.cookie.String())
+		}
+		return res.ok
+	}
 }
 
 // commit saves the session and sets its cookie, once per request.
 func (s *server) commit(w http.ResponseWriter, r *http.Request) bool {
+	cookie, ok := s.commitSession(r)
+	if cookie != nil {
+		w.Header().Add("Set-Cookie", cookie.String())
+	}
+	return ok
+}
+
+// commitSession saves the session, once per request, and returns the
+// cookie that names it (nil when there was nothing to save).
+func (s *server) commitSession(r *http.Request) (*http.Cookie, bool) {
 	v := visitOf(r.Context())
 	if v.down {
-		return false
+		return nil, false
 	}
 	if v.saved || s.Sessions.Status(r.Context()) != scs.Modified {
-		return true
+		return nil, true
 	}
 	token, expiry, err := s.Sessions.Commit(r.Context())
 	if err != nil {
 		// The store logs outages once; this is the request's share.
 		s.Log.DebugContext(r.Context(), "session not saved", "err", err)
 		v.down = true
-		return false
+		return nil, false
 	}
 	v.saved = true
 	c := s.Sessions.Cookie
-	cookie := &http.Cookie{
+	return &http.Cookie{
 		Name:     c.Name,
 		Value:    token,
 		Path:     c.Path,
@@ -125,9 +153,7 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) bool {
 		HttpOnly: c.HttpOnly,
 		SameSite: c.SameSite,
 		Secure:   isHTTPS(r),
-	}
-	w.Header().Add("Set-Cookie", cookie.String())
-	return true
+	}, true
 }
 
 // isHTTPS reports whether the visitor's connection is HTTPS, to us or to
