@@ -27,7 +27,7 @@ generate:
 	go tool templ generate
 
 bench: ## micro-benchmarks: render, random pick, counter, whole requests
-	go test -run '^$$' -bench . -benchmem ./views ./catalog ./counter ./handlers
+	go test -run '^$$' -bench . -benchmem ./views ./catalog ./counter ./handlers ./session
 
 load: ## hey against the real server, real Postgres and a fake upstream
 	./bench/load.sh
