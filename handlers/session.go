@@ -21,8 +21,14 @@ type visit struct {
 	// down is set when the store did not answer: the request goes on with
 	// an empty session that is never saved, so that it cannot overwrite
 	// the visitor's real one.
-	down    bool
+	down bool
+	// changed is set by what changes the session. Only then is it saved:
+	// scs would save every session it loads (to push its idle timeout on),
+	// and a page that only reads, in one tab, would undo a view in another.
+	changed bool
 	saved   bool
+	// pending, while a save runs, waits for it.
+	pending func(http.ResponseWriter) bool
 	decoded bool
 	history history.History
 }
@@ -82,15 +88,15 @@ func (s *server) history(r *http.Request) (h history.History, ok bool) {
 
 // saveHistory puts h in the session (an empty h removes it) and starts
 // saving the session, so that the caller can count the view meanwhile. The
-// returned wait reports whether it was saved and adds the cookie to w; it
-// must be called, and before the page is written, so that the page can say
-// when history was not saved.
+// returned wait reports whether it was saved and adds the cookie to w; call
+// it before the page is written, so that the page can say when history was
+// not saved. (The response writer calls it too, in case.)
 func (s *server) saveHistory(r *http.Request, h history.History) (wait func(w http.ResponseWriter) bool) {
 	v := visitOf(r.Context())
 	if v.down {
 		return func(http.ResponseWriter) bool { return false }
 	}
-	v.history, v.decoded = h, true
+	v.history, v.decoded, v.changed = h, true, true
 	if len(h.Entries) == 0 && h.Seen.Len() == 0 {
 		s.Sessions.Remove(r.Context(), historyKey)
 	} else {
@@ -106,17 +112,26 @@ func (s *server) saveHistory(r *http.Request, h history.History) (wait func(w ht
 		cookie, ok := s.commitSession(r)
 		done <- result{cookie, ok}
 	}()
-	return func(w http.ResponseWriter) bool {
-		res := <-done
-		if res.cookie != nil {
-			w.Header().Add("Set-Cookie", res.cookie.String())
+	var res *result
+	v.pending = func(w http.ResponseWriter) bool {
+		if res == nil {
+			got := <-done
+			res, v.pending = &got, nil
+			if got.cookie != nil {
+				w.Header().Add("Set-Cookie", got.cookie.String())
+			}
 		}
 		return res.ok
 	}
+	return v.pending
 }
 
-// commit saves the session and sets its cookie, once per request.
+// commit saves the session if it changed, and sets its cookie, once per
+// request.
 func (s *server) commit(w http.ResponseWriter, r *http.Request) bool {
+	if wait := visitOf(r.Context()).pending; wait != nil {
+		return wait(w)
+	}
 	cookie, ok := s.commitSession(r)
 	if cookie != nil {
 		w.Header().Add("Set-Cookie", cookie.String())
@@ -131,13 +146,17 @@ func (s *server) commitSession(r *http.Request) (*http.Cookie, bool) {
 	if v.down {
 		return nil, false
 	}
-	if v.saved || s.Sessions.Status(r.Context()) != scs.Modified {
+	if v.saved || !v.changed || s.Sessions.Status(r.Context()) != scs.Modified {
 		return nil, true
 	}
 	token, expiry, err := s.Sessions.Commit(r.Context())
 	if err != nil {
-		// The store logs outages once; this is the request's share.
-		s.Log.DebugContext(r.Context(), "session not saved", "err", err)
+		if errors.Is(err, session.ErrUnavailable) {
+			// The store logs outages once; this is the request's share.
+			s.Log.DebugContext(r.Context(), "session not saved", "err", err)
+		} else {
+			s.Log.ErrorContext(r.Context(), "session not saved", "err", err)
+		}
 		v.down = true
 		return nil, false
 	}
@@ -166,9 +185,8 @@ func isHTTPS(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
-// sessionWriter saves a session the handler changed but did not save (and
-// one scs marks changed to push its idle timeout on) before the response's
-// header goes out.
+// sessionWriter makes sure a changed session is saved, or its save in
+// flight waited for, before the response's header goes out.
 type sessionWriter struct {
 	http.ResponseWriter
 	s       *server

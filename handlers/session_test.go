@@ -243,3 +243,31 @@ func (f *flakyRedis) close() {
 		c.Close()
 	}
 }
+
+// TestReadingDoesNotSave: a page that only reads the session leaves it
+// alone. Were it saved, a history page open in one tab would write back
+// what it read over a view made meanwhile in another.
+func TestReadingDoesNotSave(t *testing.T) {
+	a := newWarmApp(t, latest)
+	v := a.visitor()
+	v.view(t, 3)
+	for _, tt := range []struct {
+		method, target string
+		h              http.Header
+	}{
+		{http.MethodGet, "/history", nil},
+		{http.MethodHead, "/comic/5", nil},
+		{http.MethodGet, "/comic/5", header("HX-Request", "true", "HX-History-Restore-Request", "true")},
+		{http.MethodGet, "/comic/5", header("Sec-Purpose", "prefetch")},
+		{http.MethodGet, "/random", nil}, // no JavaScript: a redirect, not a view
+	} {
+		w := v.do(t, tt.method, tt.target, tt.h)
+		if c := w.Header().Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("%s %s: session saved (Set-Cookie %q), want it left alone", tt.method, tt.target, c)
+		}
+	}
+	// A view does save it.
+	if c := v.get(t, "/comic/5", nil).Header().Values("Set-Cookie"); len(c) != 1 {
+		t.Errorf("a view: got Set-Cookie %q, want the session saved", c)
+	}
+}

@@ -89,7 +89,12 @@ func Open(redisURL string, opts Options, log *slog.Logger) (*Sessions, error) {
 		return nil, errors.New("REDIS_URL: not a URL") // never echo a password
 	}
 	opts = opts.withDefaults()
-	g := &guard{budget: opts.Budget, quiet: opts.Quiet, log: log}
+	g := &guard{
+		budget: opts.Budget,
+		quiet:  opts.Quiet,
+		log:    log,
+		slots:  make(chan struct{}, 4*opts.MaxConns),
+	}
 	pool := newPool(redisURL, opts.MaxConns, g.failedLately)
 	g.store = redisstore.New(pool)
 	m.Store = g
@@ -157,6 +162,8 @@ type guard struct {
 	budget time.Duration
 	quiet  time.Duration
 	log    *slog.Logger
+	// slots bounds the calls in flight, those given up on included.
+	slots chan struct{}
 
 	mu        sync.Mutex
 	failedAt  time.Time // the last failure; zero while Redis answers
@@ -205,12 +212,23 @@ func guarded[T any](ctx context.Context, g *guard, call func() (T, error)) (T, e
 	if g.resting() {
 		return zero, ErrUnavailable
 	}
+	// Calls given up on still hold their goroutine until the connection's
+	// own timeouts end them; past a bound, Redis is not keeping up, and
+	// waiting in line for it helps nobody.
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		err := fmt.Errorf("%d calls already waiting on Redis", cap(g.slots))
+		g.record(err)
+		return zero, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	type result struct {
 		v   T
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
+		defer func() { <-g.slots }()
 		v, err := call()
 		done <- result{v, err}
 	}()

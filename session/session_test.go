@@ -308,3 +308,31 @@ func TestRecovery(t *testing.T) {
 		t.Errorf(`"sessions available again" logged: got %d times, want 1`, got)
 	}
 }
+
+// TestCallsInFlightBounded: calls given up on keep running until the
+// connection's own timeouts end them. Past a bound (four per connection),
+// new calls are refused at once instead of piling up behind them.
+func TestCallsInFlightBounded(t *testing.T) {
+	const budget = 50 * time.Millisecond
+	r := newSilentRedis(t)
+	// A quiet period of a nanosecond: every call tries Redis.
+	s := open(t, r.URL(), session.Options{MaxConns: 1, Budget: budget, Quiet: time.Nanosecond}, discard)
+	for i := range 4 {
+		start := time.Now()
+		if _, _, err := s.Store.Find("token"); !errors.Is(err, session.ErrUnavailable) {
+			t.Fatalf("Find %d: got %v, want ErrUnavailable", i, err)
+		}
+		if d := time.Since(start); d < budget {
+			t.Fatalf("Find %d returned after %v, before its budget: it did not wait on Redis", i, d)
+		}
+	}
+	// Four calls hang on the silent Redis: the fifth is refused at once.
+	start := time.Now()
+	_, _, err := s.Store.Find("token")
+	if !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), "already waiting") {
+		t.Fatalf("Find with four calls hanging: got %v, want ErrUnavailable for calls already waiting", err)
+	}
+	if d := time.Since(start); d >= budget {
+		t.Errorf("refused call took %v, want it at once", d)
+	}
+}
