@@ -26,7 +26,7 @@ APP_PORT=${APP_PORT:-18000}
 FAKE_PORT=${FAKE_PORT:-18001}
 CEIL_PORT=${CEIL_PORT:-18002}
 BASE_PORT=${BASE_PORT:-18003}
-REDIS_PORT=${REDIS_PORT:-18004}
+REDIS_APP_PORT=${REDIS_APP_PORT:-18004}
 REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 
 command -v hey >/dev/null || go install github.com/rakyll/hey@v0.1.5
@@ -80,7 +80,7 @@ serve() {
 "$bin/ceiling" -addr "127.0.0.1:$CEIL_PORT" 2>"$bin/ceiling.log" & pids+=($!)
 echo "waiting for the catalog (comics 1..$LATEST) to be cached..."
 serve "$bin/xkcdapp" "$APP_PORT" xkcdapp_bench
-serve "$bin/xkcdapp" "$REDIS_PORT" xkcdapp_bench_redis REDIS_URL="$REDIS_URL"
+serve "$bin/xkcdapp" "$REDIS_APP_PORT" xkcdapp_bench_redis REDIS_URL="$REDIS_URL"
 [[ -n $BASELINE ]] && serve "$bin/baseline" "$BASE_PORT" xkcdapp_bench_base
 grep -q '"sessions in redis"' "$bin/xkcdapp_bench_redis.log" || { echo "the Redis server has no Redis sessions"; exit 1; }
 
@@ -90,7 +90,7 @@ cookie() {
 		sed -n 's/^[Ss]et-[Cc]ookie: \(xkcdapp_session=[^;]*\).*/\1/p'
 }
 memory_cookie=$(cookie "$APP_PORT")
-redis_cookie=$(cookie "$REDIS_PORT")
+redis_cookie=$(cookie "$REDIS_APP_PORT")
 [[ -n $memory_cookie && -n $redis_cookie ]] || { echo "no session cookie"; exit 1; }
 
 # run NAME URL [header...] -> prints one result line and appends to $bin/results
@@ -121,7 +121,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	run "ceiling (bare 2KB)" "http://127.0.0.1:$CEIL_PORT/"
 	run "GET /" "http://127.0.0.1:$APP_PORT/"
 	run "GET /random (HX) memory" "http://127.0.0.1:$APP_PORT/random" "HX-Request: true" "Cookie: $memory_cookie"
-	run "GET /random (HX) redis" "http://127.0.0.1:$REDIS_PORT/random" "HX-Request: true" "Cookie: $redis_cookie"
+	run "GET /random (HX) redis" "http://127.0.0.1:$REDIS_APP_PORT/random" "HX-Request: true" "Cookie: $redis_cookie"
 	if [[ -n $BASELINE ]]; then
 		run "baseline GET /" "http://127.0.0.1:$BASE_PORT/"
 		run "baseline GET /random (HX)" "http://127.0.0.1:$BASE_PORT/random" "HX-Request: true"

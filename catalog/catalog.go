@@ -323,7 +323,7 @@ func (c *Catalog) Random(ctx context.Context, skip func(num int) bool) (*xkcd.Co
 
 // pickTries is how many random draws a pick makes before it counts what
 // skip leaves. A visitor who has seen a sixth of the comics needs a second
-// draw one time in six, and a ninth one time in ten million.
+// draw one time in six, and misses eight times once in 1.7 million picks.
 const pickTries = 8
 
 // pickCached picks a cached comic that skip leaves, or any cached comic

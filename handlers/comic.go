@@ -28,7 +28,11 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) error {
 // random picks a comic the visitor has not seen, while there is one.
 func (s *server) random(r *http.Request) (*xkcd.Comic, error) {
 	h, _ := s.history(r)
-	return s.Catalog.Random(r.Context(), h.Seen.Has)
+	skip := h.Seen.Has
+	if latest := s.Catalog.Status().Latest; latest > 0 && h.Seen.Len() >= published(latest) {
+		skip = nil // seen them all: any will do, without looking for one left
+	}
+	return s.Catalog.Random(r.Context(), skip)
 }
 
 func (s *server) latest(r *http.Request) (*xkcd.Comic, error) {

@@ -46,11 +46,6 @@ func (h *History) Push(num int, t time.Time) {
 	h.Entries[0] = Entry{Num: num, At: t}
 }
 
-// Recent is up to n of the newest entries.
-func (h *History) Recent(n int) []Entry {
-	return h.Entries[:min(n, len(h.Entries))]
-}
-
 // Set is a set of comic numbers, one bit each: a visitor who has seen every
 // comic costs a few hundred bytes. The zero value is empty.
 type Set struct{ words []uint64 }
