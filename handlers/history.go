@@ -9,22 +9,37 @@ import (
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
 
+// noticeKey holds a notice for the next page, after a redirect.
+const noticeKey = "notice"
+
 // showHistory is the visitor's history page.
 func (s *server) showHistory(w http.ResponseWriter, r *http.Request) error {
 	h, ok := s.history(r)
+	v := s.historyView(h, ok)
+	if ok && s.Sessions.Exists(r.Context(), noticeKey) {
+		v.Notice = s.Sessions.PopString(r.Context(), noticeKey)
+		visitOf(r.Context()).changed = true
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, views.HistoryPage(s.historyView(h, ok)))
+	s.render(w, r, http.StatusOK, views.HistoryPage(v))
 	return nil
 }
 
-// clearHistory empties the visitor's history: in place for htmx, and with
-// a redirect back to the page without JavaScript.
+// clearHistory empties the visitor's history: in place for htmx, and
+// without JavaScript with a redirect back to the page, which says so.
 func (s *server) clearHistory(w http.ResponseWriter, r *http.Request) error {
-	if _, ok := s.history(r); !ok || !s.saveHistory(r, history.History{})(w) {
+	if _, ok := s.history(r); !ok {
+		return errHistoryDown
+	}
+	fragment := isFragment(r)
+	if !fragment {
+		s.Sessions.Put(r.Context(), noticeKey, views.ClearedNotice)
+	}
+	if !s.saveHistory(r, history.History{})(w) {
 		return errHistoryDown
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if !isFragment(r) {
+	if !fragment {
 		http.Redirect(w, r, "/history", http.StatusSeeOther)
 		return nil
 	}

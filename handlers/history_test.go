@@ -316,6 +316,13 @@ func TestClearHistory(t *testing.T) {
 		if got := doc.Find("#history .empty").Length(); got != 1 {
 			t.Errorf("empty history message: got %d, want 1", got)
 		}
+		// The page after the redirect says the clear worked, once.
+		if got, want := text(doc.Find("#notice")), "Your history is cleared."; got != want {
+			t.Errorf("notice after the redirect: got %q, want %q", got, want)
+		}
+		if got := text(parse(t, v.get(t, "/history", nil)).Find("#notice")); got != "" {
+			t.Errorf("notice on the next visit: got %q, want none", got)
+		}
 	})
 
 	t.Run("new visitor", func(t *testing.T) {

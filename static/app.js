@@ -25,21 +25,19 @@ if (shown && location.pathname === "/") {
   history.replaceState(history.state, "", `/comic/${shown.dataset.num}${location.hash}`);
 }
 
-// After a swap, keep keyboard focus somewhere useful (the link pressed may
-// be gone, as "Previous" is on comic 1) and tell screen readers which comic
-// arrived.
+// After a swap, keep keyboard focus somewhere useful (the link or button
+// pressed may be gone, as "Previous" is on comic 1, or "Clear history"
+// once cleared) and tell screen readers which comic arrived.
 document.addEventListener("htmx:after:swap", () => {
-  const comic = document.getElementById("comic");
-  const title = document.getElementById("comic-title");
-  if (!comic || !title) {
-    return;
-  }
   const focused = document.activeElement;
-  if (!focused || focused === document.body || !focused.isConnected) {
+  const lost = !focused || focused === document.body || !focused.isConnected;
+  const comic = document.getElementById("comic");
+  const title = document.getElementById("comic-title") || document.getElementById("page-title");
+  if (lost && title) {
     title.focus({ preventScroll: true });
   }
   const announce = document.getElementById("announce");
-  if (announce) {
+  if (comic && title && announce) {
     announce.textContent = `Comic ${comic.dataset.num}: ${title.textContent}`;
   }
 });

@@ -168,6 +168,11 @@ func TestBrowserHistory(t *testing.T) {
 	if got := evaluate[string](t, ctx, `document.getElementById("notice").textContent`); got != "Your history is cleared." {
 		t.Errorf("notice after clearing = %q, want %q", got, "Your history is cleared.")
 	}
+	// The button pressed is gone: focus goes to the page's heading, not
+	// back to the top of the document.
+	if got := evaluate[string](t, ctx, `document.activeElement.id`); got != "page-title" {
+		t.Errorf("focus after clearing is on %q, want the heading (page-title)", got)
+	}
 
 	// It stays cleared: the server forgot it too, seen comics included.
 	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("history-summary"))); err != nil {
