@@ -408,6 +408,17 @@ func TestHistoryMethodNotAllowed(t *testing.T) {
 	}
 }
 
+// assertLifetime checks that cookie c, set at about t0, lasts about d.
+func assertLifetime(t *testing.T, c *http.Cookie, t0 time.Time, d time.Duration) {
+	t.Helper()
+	if got := time.Duration(c.MaxAge) * time.Second; got < d-5*time.Second || got > d+time.Second {
+		t.Errorf("Max-Age: got %v, want about %v", got, d)
+	}
+	if want := t0.Add(d); c.Expires.Before(want.Add(-5*time.Second)) || c.Expires.After(want.Add(5*time.Second)) {
+		t.Errorf("Expires: got %v, want about %v", c.Expires, want)
+	}
+}
+
 func TestSessionCookie(t *testing.T) {
 	a := newWarmApp(t, latest)
 	tests := []struct {
@@ -438,14 +449,8 @@ func TestSessionCookie(t *testing.T) {
 			if c.Secure != tt.wantSecure {
 				t.Errorf("Secure: got %v, want %v", c.Secure, tt.wantSecure)
 			}
-			// The session outlives the browser, until it goes unused.
-			idle := session.IdleTimeout
-			if got := time.Duration(c.MaxAge) * time.Second; got < idle-5*time.Second || got > idle+time.Second {
-				t.Errorf("Max-Age: got %v, want about %v", got, idle)
-			}
-			if want := before.Add(idle); c.Expires.Before(want.Add(-5*time.Second)) || c.Expires.After(want.Add(5*time.Second)) {
-				t.Errorf("Expires: got %v, want about %v", c.Expires, want)
-			}
+			// A first visit's session outlives the browser, briefly.
+			assertLifetime(t, c, before, session.FirstVisitLifetime)
 		})
 	}
 
@@ -453,10 +458,17 @@ func TestSessionCookie(t *testing.T) {
 		v := a.visitor()
 		v.view(t, 3)
 		first := v.cookie.Value
+		// The visitor came back: now the session lives until a month
+		// without a visit.
+		before := time.Now()
 		v.view(t, 5)
 		if v.cookie.Value != first {
 			t.Errorf("session token after a second visit: got %q, want %q", v.cookie.Value, first)
 		}
+		assertLifetime(t, v.cookie, before, session.IdleTimeout)
+		before = time.Now()
+		v.view(t, 6)
+		assertLifetime(t, v.cookie, before, session.IdleTimeout)
 	})
 
 	t.Run("Vary", func(t *testing.T) {

@@ -13,8 +13,12 @@ import (
 	"github.com/xkcdapp/xkcdapp/session"
 )
 
-// historyKey is where the visitor's history lives in the session.
-const historyKey = "history"
+// Session keys: the visitor's history, and the mark of a session that its
+// visitor has not come back to yet.
+const (
+	historyKey    = "history"
+	firstVisitKey = "first"
+)
 
 // visit is one request's hold on the visitor's session.
 type visit struct {
@@ -149,7 +153,17 @@ func (s *server) commitSession(r *http.Request) (*http.Cookie, bool) {
 	if v.saved || !v.changed || s.Sessions.Status(r.Context()) != scs.Modified {
 		return nil, true
 	}
-	token, expiry, err := s.Sessions.Commit(r.Context())
+	ctx := r.Context()
+	switch {
+	case s.Sessions.Token(ctx) == "":
+		s.Sessions.Put(ctx, firstVisitKey, true)
+		s.Sessions.SetDeadline(ctx, time.Now().Add(session.FirstVisitLifetime))
+	case s.Sessions.GetBool(ctx, firstVisitKey):
+		// The visitor came back: the session now lives its full life.
+		s.Sessions.Remove(ctx, firstVisitKey)
+		s.Sessions.SetDeadline(ctx, time.Now().Add(s.Sessions.Lifetime))
+	}
+	token, expiry, err := s.Sessions.Commit(ctx)
 	if err != nil {
 		if errors.Is(err, session.ErrUnavailable) {
 			// The store logs outages once; this is the request's share.

@@ -31,6 +31,11 @@ const (
 	Lifetime    = 365 * 24 * time.Hour
 )
 
+// FirstVisitLifetime is how long a session lives until its visitor comes
+// back with the cookie. Most clients that never do are bots, and each of
+// their requests would otherwise leave a session in Redis for a month.
+const FirstVisitLifetime = time.Hour
+
 // CookieName is the session cookie's name.
 const CookieName = "xkcdapp_session"
 
