@@ -1,6 +1,35 @@
 // Keyboard navigation: Left/Right for previous/next, r for a random comic.
 // Each key clicks the matching link, so htmx swaps in place and the
-// permalink is pushed exactly as with a mouse.
+// permalink is pushed exactly as with a mouse. A single-letter shortcut
+// can fire by accident (speech input, for one), so r can be turned off,
+// and stays off.
+const rKey = {
+  on: () => localStorage.getItem("xkcdapp.r-key") !== "off",
+  set(on) {
+    if (on) {
+      localStorage.removeItem("xkcdapp.r-key");
+    } else {
+      localStorage.setItem("xkcdapp.r-key", "off");
+    }
+    showKeysToggle();
+  },
+};
+
+function showKeysToggle() {
+  const toggle = document.getElementById("keys-toggle");
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.textContent = rKey.on() ? "Turn off the r key" : "Turn on the r key";
+  }
+}
+showKeysToggle();
+document.addEventListener("htmx:after:swap", showKeysToggle);
+document.addEventListener("click", (event) => {
+  if (event.target instanceof Element && event.target.id === "keys-toggle") {
+    rKey.set(!rKey.on());
+  }
+});
+
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) {
     return;
@@ -10,7 +39,7 @@ document.addEventListener("keydown", (event) => {
       (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
     return;
   }
-  const nav = { ArrowLeft: "prev", ArrowRight: "next", r: "random" }[event.key];
+  const nav = { ArrowLeft: "prev", ArrowRight: "next", r: rKey.on() && "random" }[event.key];
   const link = nav && document.querySelector(`#comic a[data-nav="${nav}"]`);
   if (link) {
     event.preventDefault();

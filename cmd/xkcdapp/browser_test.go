@@ -310,3 +310,75 @@ func TestBrowserHomeAndFocus(t *testing.T) {
 		t.Errorf("comic after a failed swap = %d, want 1 (unchanged)", got)
 	}
 }
+
+// TestBrowserRKeyCanBeTurnedOff: the single-letter shortcut r can be
+// turned off, stays off across pages and swaps, and on again.
+func TestBrowserRKeyCanBeTurnedOff(t *testing.T) {
+	upstream := xkcdtest.NewServer(30)
+	t.Cleanup(upstream.Stop)
+	app := startApp(t, map[string]string{"XKCD_BASE_URL": upstream.URL})
+	ctx := newBrowser(t)
+
+	open := func() {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/comic/5"), chromedp.WaitVisible(chromedp.ID("keys-toggle"))); err != nil {
+			t.Fatalf("open comic 5: %v", err)
+		}
+		// Count clicks on "Another one": r works by clicking it.
+		evaluate[bool](t, ctx, `(window.__randomClicks = 0, document.addEventListener("click", (e) => {
+			if (e.target instanceof Element && e.target.closest('a[data-nav="random"]')) window.__randomClicks++
+		}, true), true)`)
+	}
+	toggle := func() string {
+		t.Helper()
+		return evaluate[string](t, ctx, `document.getElementById("keys-toggle").textContent`)
+	}
+	pressR := func() int {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("r")); err != nil {
+			t.Fatalf("press r: %v", err)
+		}
+		return evaluate[int](t, ctx, "window.__randomClicks")
+	}
+
+	open()
+	if got := toggle(); got != "Turn off the r key" {
+		t.Errorf("toggle = %q, want %q", got, "Turn off the r key")
+	}
+	if got := pressR(); got != 1 {
+		t.Fatalf("clicks on Another one after r = %d, want 1", got)
+	}
+	waitForComicOtherThan(t, ctx, 5)
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("keys-toggle"))); err != nil {
+		t.Fatalf("click the toggle: %v", err)
+	}
+	if got := toggle(); got != "Turn on the r key" {
+		t.Errorf("toggle after turning r off = %q, want %q", got, "Turn on the r key")
+	}
+	if got := pressR(); got != 1 {
+		t.Errorf("clicks on Another one after r, turned off = %d, want still 1", got)
+	}
+
+	// Off stays off on the next page, and the arrows still work.
+	open()
+	if got := toggle(); got != "Turn on the r key" {
+		t.Errorf("toggle on the next page = %q, want %q", got, "Turn on the r key")
+	}
+	if got := pressR(); got != 0 {
+		t.Errorf("clicks on Another one after r, turned off = %d, want 0", got)
+	}
+	if got := swap(t, ctx, chromedp.KeyEvent(kb.ArrowRight)); got != 6 {
+		t.Errorf("comic after ArrowRight = %d, want 6", got)
+	}
+	if got := toggle(); got != "Turn on the r key" {
+		t.Errorf("toggle after a swap = %q, want %q", got, "Turn on the r key")
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("keys-toggle"))); err != nil {
+		t.Fatalf("click the toggle: %v", err)
+	}
+	if got := pressR(); got != 1 {
+		t.Errorf("clicks on Another one after r, turned on again = %d, want 1", got)
+	}
+}
