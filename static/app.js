@@ -3,13 +3,27 @@
 // permalink is pushed exactly as with a mouse. A single-letter shortcut
 // can fire by accident (speech input, for one), so r can be turned off,
 // and stays off.
+// Storage may be refused (privacy settings): then r starts on, and the
+// toggle lasts as long as the page.
 const rKey = {
-  on: () => localStorage.getItem("xkcdapp.r-key") !== "off",
+  off: false,
+  on() {
+    try {
+      return localStorage.getItem("xkcdapp.r-key") !== "off";
+    } catch {
+      return !this.off;
+    }
+  },
   set(on) {
-    if (on) {
-      localStorage.removeItem("xkcdapp.r-key");
-    } else {
-      localStorage.setItem("xkcdapp.r-key", "off");
+    this.off = !on;
+    try {
+      if (on) {
+        localStorage.removeItem("xkcdapp.r-key");
+      } else {
+        localStorage.setItem("xkcdapp.r-key", "off");
+      }
+    } catch {
+      // kept in this.off
     }
     showKeysToggle();
   },
