@@ -39,11 +39,11 @@ const MinPasswordLen = 8
 // Hash is a parsed argon2id hash in the PHC string format:
 // $argon2id$v=19$m=65536,t=2,p=1$<salt>$<key>, both unpadded base64.
 type Hash struct {
-	memory  uint32 // KiB
-	passes  uint32
-	lanes   uint8
-	salt    []byte
-	key     []byte
+	memory uint32 // KiB
+	passes uint32
+	lanes  uint8
+	salt   []byte
+	key    []byte
 }
 
 // HashPassword returns a new argon2id hash of password, with a random salt.
