@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xkcdapp/xkcdapp/admin"
 )
 
 // Config is every setting the app reads.
@@ -27,6 +29,10 @@ type Config struct {
 	LogFormat     string // "json" or "text"
 	Migrate       bool   // apply migrations when serve starts
 	SyncInterval  time.Duration
+	// AdminUser and AdminPasswordHash (argon2id) enable the admin console;
+	// both empty disable it. The hash is never logged.
+	AdminUser         string
+	AdminPasswordHash string
 }
 
 // setting is one environment variable and its flag.
@@ -56,6 +62,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		{env: "LOG_FORMAT", flag: "log-format", def: "json", usage: "json or text"},
 		{env: "MIGRATE", flag: "migrate", def: "true", usage: "apply database migrations when serve starts"},
 		{env: "SYNC_INTERVAL", flag: "sync-interval", def: "15m", usage: "how often to look for new comics"},
+		{env: "ADMIN_USER", flag: "admin-user", usage: "the admin console's username; empty: no admin console"},
+		{env: "ADMIN_PASSWORD_HASH", flag: "admin-password-hash", usage: "argon2id hash of the admin's password, from xkcdapp hash-password (prefer the environment to a flag)"},
 	}
 	byEnv := make(map[string]*setting)
 	for _, s := range settings {
@@ -132,6 +140,21 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	}
 	if cfg.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL")); err != nil || cfg.SyncInterval < time.Minute {
 		bad("SYNC_INTERVAL", "%q is not a duration of at least 1m (e.g. 15m)", get("SYNC_INTERVAL"))
+	}
+
+	cfg.AdminUser, cfg.AdminPasswordHash = get("ADMIN_USER"), get("ADMIN_PASSWORD_HASH")
+	switch {
+	case cfg.AdminUser == "" && cfg.AdminPasswordHash != "":
+		bad("ADMIN_USER", "empty, but ADMIN_PASSWORD_HASH is set: set both to enable the admin console, or neither")
+	case cfg.AdminUser != "" && cfg.AdminPasswordHash == "":
+		bad("ADMIN_PASSWORD_HASH", "empty, but ADMIN_USER is set: make one with xkcdapp hash-password")
+	case len(cfg.AdminUser) > 256:
+		bad("ADMIN_USER", "longer than 256 bytes")
+	case cfg.AdminPasswordHash != "":
+		if _, err := admin.ParseHash(cfg.AdminPasswordHash); err != nil {
+			// The error describes the format; it never quotes the hash.
+			bad("ADMIN_PASSWORD_HASH", "%v; make one with xkcdapp hash-password", err)
+		}
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -172,6 +172,11 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"REDIS_URL": "redis://cache:6379/zero"}, "REDIS_URL"},
 		{map[string]string{"REDIS_URL": "redis://cache:6379/-1"}, "REDIS_URL"},
 		{map[string]string{"REDIS_MAX_CONNS": "lots"}, "REDIS_MAX_CONNS"},
+		{map[string]string{"ADMIN_USER": "operator"}, "ADMIN_PASSWORD_HASH"},
+		{map[string]string{"ADMIN_PASSWORD_HASH": testHash}, "ADMIN_USER"},
+		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": "hunter2hunter2"}, "ADMIN_PASSWORD_HASH"},
+		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": strings.Replace(testHash, "argon2id", "argon2i", 1)}, "ADMIN_PASSWORD_HASH"},
+		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": strings.Replace(testHash, "m=65536", "m=4194304", 1)}, "ADMIN_PASSWORD_HASH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.env[tt.name], func(t *testing.T) {
@@ -200,6 +205,28 @@ func TestBadValues(t *testing.T) {
 			t.Errorf("Load with a stray argument: got nil, want an error")
 		}
 	})
+}
+
+// testHash is an argon2id hash of "correct horse battery".
+const testHash = "$argon2id$v=19$m=65536,t=2,p=1$xAuGqeuYVmM+96JDSeszUw$jmJZ81OGGbTXqJBaacKt3NWm3IyAOaMjUnGsXbXodZg"
+
+func TestAdmin(t *testing.T) {
+	cfg := load(t, map[string]string{"ADMIN_USER": " operator ", "ADMIN_PASSWORD_HASH": testHash})
+	if cfg.AdminUser != "operator" || cfg.AdminPasswordHash != testHash {
+		t.Errorf("admin: got %q and %q, want %q and %q", cfg.AdminUser, cfg.AdminPasswordHash, "operator", testHash)
+	}
+	cfg = load(t, nil, "-admin-user", "root", "-admin-password-hash", testHash)
+	if cfg.AdminUser != "root" || cfg.AdminPasswordHash != testHash {
+		t.Errorf("admin from flags: got %q and %q, want %q and %q", cfg.AdminUser, cfg.AdminPasswordHash, "root", testHash)
+	}
+
+	// A malformed hash is named, never shown: it may be a pasted password.
+	for _, bad := range []string{"hunter2hunter2", testHash[:40]} {
+		_, err := config.Load("xkcdapp serve", nil, getenv(map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": bad}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD_HASH") || strings.Contains(err.Error(), bad) {
+			t.Errorf("Load with a bad hash: got %v, want ADMIN_PASSWORD_HASH named and the value left out", err)
+		}
+	}
 }
 
 func TestSecretsKeptOut(t *testing.T) {
@@ -262,16 +289,17 @@ func TestSecretsKeptOut(t *testing.T) {
 // password taken from the environment.
 func TestUsageKeepsSecretsOut(t *testing.T) {
 	env := map[string]string{
-		"DATABASE_URL":      "postgres://app:hunter2@db/xkcdapp",
-		"DATABASE_PASSWORD": "hunter3",
-		"REDIS_URL":         "rediss://:hunter3@cache:6379",
+		"DATABASE_URL":        "postgres://app:hunter2@db/xkcdapp",
+		"DATABASE_PASSWORD":   "hunter3",
+		"REDIS_URL":           "rediss://:hunter3@cache:6379",
+		"ADMIN_PASSWORD_HASH": testHash,
 	}
 	for _, args := range [][]string{{"-h"}, {"-nope"}, {"-addr"}} {
 		var stderr bytes.Buffer
 		if _, err := config.Load("xkcdapp serve", args, getenv(env), &stderr); err == nil {
 			t.Errorf("Load(%q): no error, want one", args)
 		}
-		if out := stderr.String(); strings.Contains(out, "hunter2") || strings.Contains(out, "hunter3") {
+		if out := stderr.String(); strings.Contains(out, "hunter2") || strings.Contains(out, "hunter3") || strings.Contains(out, testHash) {
 			t.Errorf("usage for %q shows a password:\n%s", args, out)
 		}
 	}

@@ -28,11 +28,13 @@ var version = "dev"
 const usage = `usage: xkcdapp [command] [flags]
 
 commands:
-  serve        serve the app (the default)
-  migrate      apply database migrations and exit
-  sync         fetch every comic missing from the cache and exit
-  healthcheck  exit 0 when the local server's /healthz answers
-  version      print the version
+  serve          serve the app (the default)
+  migrate        apply database migrations and exit
+  sync           fetch every comic missing from the cache and exit
+  healthcheck    exit 0 when the local server's /healthz answers
+  hash-password  read a password from standard input and print its
+                 argon2id hash, for ADMIN_PASSWORD_HASH
+  version        print the version
 
 Run "xkcdapp serve -h" for the settings; each flag mirrors an environment
 variable, and a flag wins over its variable.
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "hash-password":
+		return hashPassword(os.Stdin, stdout, stderr)
 	case "serve", "migrate", "sync", "healthcheck":
 	default:
 		fmt.Fprint(stderr, usage)
