@@ -59,7 +59,7 @@ func TestPostgresMigrate(t *testing.T) {
 		if err := p.Migrate(t.Context()); err != nil {
 			t.Fatalf("second Migrate: got %v, want nil", err)
 		}
-		assertSchemaVersion(t, url, 2)
+		assertSchemaVersion(t, url, 4)
 		assertUsable(t, p)
 	})
 
@@ -81,7 +81,7 @@ func TestPostgresMigrate(t *testing.T) {
 				t.Errorf("Migrate in task %d: got %v, want nil", i, err)
 			}
 		}
-		assertSchemaVersion(t, url, 2)
+		assertSchemaVersion(t, url, 4)
 		assertUsable(t, stores[tasks-1])
 	})
 }

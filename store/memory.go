@@ -16,6 +16,7 @@ type Memory struct {
 	mu     sync.Mutex
 	comics map[int]xkcd.Comic
 	views  map[int]int64
+	audit  []AuditEntry
 }
 
 // NewMemory returns an empty store.
