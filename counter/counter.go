@@ -48,6 +48,10 @@ type Counter struct {
 	inFlight map[int]int64 // views in writes not yet committed
 	known    map[int]int64 // highest count committed by this process
 	promised map[int]int64 // highest estimate handed out, see ticket
+	// forgotten is when each comic's count was last set elsewhere, in
+	// flushes begun: a write begun before that reports a stale count.
+	forgotten map[int]uint64
+	flushes   uint64 // flushes begun
 	failing  bool
 	backoff  time.Duration // doubles with each failed write, up to maxBackoff
 	nextTry  time.Time     // while failing, no write before this
@@ -97,6 +101,8 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 		inFlight: make(map[int]int64),
 		known:    make(map[int]int64),
 		promised: make(map[int]int64),
+
+		forgotten: make(map[int]uint64),
 	}
 	c.writeCtx, c.abortWrites = context.WithCancel(context.Background())
 	for _, opt := range opts {
@@ -141,6 +147,18 @@ func (c *Counter) enqueue(ctx context.Context, req request) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Forget drops what the counter knows of comic num's count, after it was
+// set in the store (the admin console). Until a write begun after this
+// commits, views answered early get no estimate (0) rather than one made
+// from the old count; views held meanwhile are added to the count set.
+func (c *Counter) Forget(num int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, num)
+	delete(c.promised, num)
+	c.forgotten[num] = c.flushes
 }
 
 // Held reports how many views are not yet committed: held in memory for
@@ -356,6 +374,8 @@ const (
 // writers never write the same view twice.
 func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	c.mu.Lock()
+	c.flushes++
+	begun := c.flushes
 	c.take(batch)
 	deltas := make([]store.Count, 0, len(c.held))
 	for num, v := range c.held {
@@ -416,8 +436,18 @@ func (c *Counter) flush(ctx context.Context, batch []request) bool {
 	committed := make(map[int]int64, len(counts))
 	for _, cnt := range counts {
 		committed[cnt.Num] = cnt.Views
-		// Concurrent commits may report out of order; counts only grow.
-		c.known[cnt.Num] = max(c.known[cnt.Num], cnt.Views)
+		if c.forgotten[cnt.Num] >= begun {
+			continue // begun before the count was set: stale
+		}
+		if known, ok := c.known[cnt.Num]; ok && cnt.Views < known {
+			// Counts only grow, unless an operator set one lower (maybe on
+			// another instance): believe the database. With several
+			// writers, commits reported out of order may lower the
+			// estimate by a batch until the next commit.
+			c.known[cnt.Num], c.promised[cnt.Num] = cnt.Views, cnt.Views
+			continue
+		}
+		c.known[cnt.Num] = cnt.Views
 		c.promised[cnt.Num] = max(c.promised[cnt.Num], cnt.Views)
 	}
 	if !answered {
