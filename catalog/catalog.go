@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -57,9 +58,34 @@ type Catalog struct {
 	latest   int   // newest comic number upstream has, 0 when unknown
 	missing  map[int]time.Time
 	lastSync Sync
-	failedAt time.Time // last failed fetch, for Random to stop waiting on upstream
-	loaded   bool      // the store's comics are in memory
+	failedAt time.Time       // last failed fetch, for Random to stop waiting on upstream
+	loaded   bool            // the store's comics are in memory
+	errs     []UpstreamError // the last few, oldest first
+	lastRun  SyncRun
+	syncing  bool // a sync runs, or SyncNow asked for one
+	// kick asks Run for a sync now; one request waits at most.
+	kick chan struct{}
 }
+
+// UpstreamError is a failed call to upstream, for operators to see.
+type UpstreamError struct {
+	At  time.Time
+	Num int // 0 for the latest comic
+	Err string
+}
+
+// recentErrors is how many upstream errors the catalog remembers.
+const recentErrors = 10
+
+// SyncRun describes Run's last sync: a backfill up to the latest comic.
+type SyncRun struct {
+	Started  time.Time
+	Finished time.Time
+	Err      error
+}
+
+// ErrSyncRunning is SyncNow's answer while a sync runs or is about to.
+var ErrSyncRunning = errors.New("catalog: a sync is already running")
 
 // Sync describes the last time the catalog asked upstream for the latest.
 type Sync struct {
@@ -86,6 +112,7 @@ func New(upstream Upstream, store Store, log *slog.Logger, opts ...Option) *Cata
 		concurrency:  4,
 		byNum:        make(map[int]*xkcd.Comic),
 		missing:      make(map[int]time.Time),
+		kick:         make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -125,18 +152,38 @@ type Status struct {
 	Latest   int  // newest known number, 0 when unknown
 	Complete bool // every comic up to Latest is cached
 	LastSync Sync
+	// LastRun is Run's last sync that finished; Syncing is set while one runs.
+	LastRun SyncRun
+	Syncing bool
+	// Errors are the latest failed upstream calls, newest first.
+	Errors []UpstreamError
 }
 
 // Status reports how complete the catalog is.
 func (c *Catalog) Status() Status {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	errs := slices.Clone(c.errs)
+	slices.Reverse(errs)
 	return Status{
 		Cached:   len(c.nums),
 		Latest:   c.latest,
 		Complete: c.complete(),
 		LastSync: c.lastSync,
+		LastRun:  c.lastRun,
+		Syncing:  c.syncing,
+		Errors:   errs,
 	}
+}
+
+// failed remembers an upstream error, and when upstream last failed;
+// c.mu is held.
+func (c *Catalog) failed(num int, at time.Time, err error) {
+	c.failedAt = at
+	if len(c.errs) == recentErrors {
+		c.errs = slices.Delete(c.errs, 0, 1)
+	}
+	c.errs = append(c.errs, UpstreamError{At: at, Num: num, Err: err.Error()})
 }
 
 // complete reports whether every comic up to latest is cached; c.mu is held.
@@ -237,7 +284,7 @@ func (c *Catalog) fetch(ctx context.Context, n int) (*xkcd.Comic, error) {
 		}
 		if err != nil {
 			c.mu.Lock()
-			c.failedAt = time.Now()
+			c.failed(n, time.Now(), err)
 			c.mu.Unlock()
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
@@ -397,7 +444,7 @@ func (c *Catalog) RefreshLatest(ctx context.Context) error {
 		c.mu.Lock()
 		c.lastSync = Sync{At: time.Now(), Err: err}
 		if err != nil {
-			c.failedAt = c.lastSync.At
+			c.failed(0, c.lastSync.At, err)
 		}
 		c.mu.Unlock()
 		if err != nil {
@@ -492,6 +539,25 @@ const (
 	giveUpAfter = 10
 )
 
+// SyncNow asks Run for a sync at once, unless one is running or asked
+// for already (ErrSyncRunning): syncs never overlap. Run must be running.
+func (c *Catalog) SyncNow() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.syncing {
+		return ErrSyncRunning
+	}
+	select {
+	case c.kick <- struct{}{}:
+		// Syncing from now on, so that a second request is refused even
+		// before Run takes this one.
+		c.syncing = true
+		return nil
+	default:
+		return ErrSyncRunning
+	}
+}
+
 // Run keeps the catalog in step with upstream until ctx ends: a backfill
 // now, then every interval, sooner after a failure. A store that could not
 // be read at start is read first, so that no cached comic is fetched again.
@@ -503,6 +569,7 @@ func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		case <-c.kick:
 		}
 		c.mu.RLock()
 		loaded := c.loaded
@@ -515,7 +582,14 @@ func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
 			}
 		}
 		start := time.Now()
+		c.mu.Lock()
+		c.syncing = true
+		c.mu.Unlock()
 		err := c.Backfill(ctx, nil)
+		c.mu.Lock()
+		c.syncing = false
+		c.lastRun = SyncRun{Started: start, Finished: time.Now(), Err: err}
+		c.mu.Unlock()
 		st := c.Status()
 		switch {
 		case ctx.Err() != nil:
