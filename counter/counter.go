@@ -52,9 +52,9 @@ type Counter struct {
 	// flushes begun: a write begun before that reports a stale count.
 	forgotten map[int]uint64
 	flushes   uint64 // flushes begun
-	failing  bool
-	backoff  time.Duration // doubles with each failed write, up to maxBackoff
-	nextTry  time.Time     // while failing, no write before this
+	failing   bool
+	backoff   time.Duration // doubles with each failed write, up to maxBackoff
+	nextTry   time.Time     // while failing, no write before this
 }
 
 type request struct {

@@ -59,6 +59,22 @@ func problem(r *http.Request, err error) views.Problem {
 	case errors.Is(err, errCrossSite):
 		return views.Problem{Status: http.StatusForbidden, Title: "Request from another site refused",
 			Message: "This request came from another site, so it was not carried out. To do this, use the button on this site."}
+	case errors.Is(err, errSignedOut):
+		return views.Problem{Status: http.StatusUnauthorized, Title: "Please sign in",
+			Message: "This needs an admin sign-in, and there is none, or it has ended.", Retry: "/admin/"}
+	case errors.Is(err, errStaleForm):
+		return views.Problem{Status: http.StatusForbidden, Title: "That form is out of date",
+			Message: "The form was not made for this sign-in, so nothing was done. Please reload the page and try again."}
+	case errors.Is(err, errSyncRunning):
+		return views.Problem{Status: http.StatusConflict, Title: "A sync is already running",
+			Message: "The catalog is being synced right now; the page shows the outcome once it is done."}
+	case errors.Is(err, errAdminSessionsDown):
+		return views.Problem{Status: http.StatusServiceUnavailable, Title: "Sign-in is unavailable",
+			Message: "Sessions cannot be kept right now, so signing in or out cannot work. Please try again in a moment.", Retry: "/admin/"}
+	case errors.Is(err, errAdminStoreDown):
+		return views.Problem{Status: http.StatusServiceUnavailable, Title: "The database is out of reach",
+			Message: "View counts and the audit log cannot be read or changed right now. Please try again in a moment.",
+			Retry:   retryGet(r, "/admin/")}
 	case errors.Is(err, errHistoryDown):
 		return views.Problem{Status: http.StatusServiceUnavailable, Title: "Your history is out of reach",
 			Message: "Your history cannot be reached right now, so it may not have been cleared. Comics are still being served. Please try again in a moment."}
@@ -74,6 +90,15 @@ func problem(r *http.Request, err error) views.Problem {
 		return views.Problem{Status: http.StatusInternalServerError, Title: "Something went wrong",
 			Message: "The error has been logged. Please try again."}
 	}
+}
+
+// retryGet is the address to try again: r's own when it was a GET,
+// otherwise page.
+func retryGet(r *http.Request, page string) string {
+	if r.Method == http.MethodGet {
+		return r.URL.RequestURI()
+	}
+	return page
 }
 
 func (s *server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {

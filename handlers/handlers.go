@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/xkcdapp/xkcdapp/admin"
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/store"
@@ -21,11 +22,14 @@ type Catalog interface {
 	Latest(ctx context.Context) (*xkcd.Comic, error)
 	Cached(n int) (*xkcd.Comic, bool)
 	Status() catalog.Status
+	SyncNow() error
 }
 
 // Counter counts a view and returns the comic's new count.
 type Counter interface {
 	Record(ctx context.Context, num int) (int64, error)
+	// Forget drops what it knows of a comic's count, once an operator set it.
+	Forget(num int)
 }
 
 // Rankings reads view counts; both stores are one.
@@ -52,6 +56,10 @@ type Deps struct {
 	DatabaseKind string
 	// ImageOrigins are the origins comic images may load from (CSP img-src).
 	ImageOrigins []string
+	// Admin checks the operator's sign-ins; nil: no admin console (404).
+	Admin *admin.Guard
+	// AdminStore keeps count changes and the audit log.
+	AdminStore AdminStore
 }
 
 // New returns the app's HTTP handler.

@@ -36,6 +36,22 @@ func (s *server) routes() http.Handler {
 		r.Post("/history/clear", s.handle(s.clearHistory))
 	})
 
+	// The admin console: 404 unless configured, never cached.
+	r.Route("/admin", func(r chi.Router) {
+		r.Use(s.adminOnly, s.loadSession)
+		r.Get("/", s.handle(s.adminHome))
+		r.Post("/sign-in", s.handle(s.adminSignIn))
+		r.Group(func(r chi.Router) {
+			r.Use(s.signedIn)
+			r.Post("/sign-out", s.handle(s.adminSignOut))
+			r.Post("/sync", s.handle(s.syncNow))
+			r.Get("/views", s.handle(s.adminCounts))
+			r.Get("/views/{num}", s.handle(s.adminComic))
+			r.Post("/views/{num}", s.handle(s.setComicViews))
+			r.Get("/audit", s.handle(s.adminAudit))
+		})
+	})
+
 	r.NotFound(notFound)
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, req *http.Request) error {
 		return methodNotAllowed(allowed(r, req.URL.Path))

@@ -113,6 +113,7 @@ type Store interface {
 	Views(ctx context.Context, num int) (int64, error)
 	Ping(ctx context.Context) error
 	Close()
+	handlers.AdminStore
 }
 
 // openStore opens Postgres when configured, applying migrations if asked,

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/xkcdapp/xkcdapp/admin"
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/config"
 	"github.com/xkcdapp/xkcdapp/counter"
@@ -57,6 +58,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Warn("REDIS_URL not set: sessions live in memory, are lost on restart and are not shared between instances")
 	}
 
+	var guard *admin.Guard
+	if cfg.AdminUser != "" {
+		// The config checked the hash already; the error never quotes it.
+		if guard, err = admin.NewGuard(cfg.AdminUser, cfg.AdminPasswordHash, admin.DefaultLimits); err != nil {
+			return fmt.Errorf("ADMIN_PASSWORD_HASH: %w", err)
+		}
+		log.Info("admin console enabled at /admin/", "user", cfg.AdminUser)
+	}
+
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Deps{
 			Catalog:      cat,
@@ -66,6 +76,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			Log:          log,
 			DatabaseKind: dbKind,
 			ImageOrigins: imageOrigins(cfg.XKCDBaseURL),
+			Admin:        guard,
+			AdminStore:   db,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    32 << 10,
