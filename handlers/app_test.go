@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/xkcdapp/xkcdapp/admin"
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
@@ -42,6 +43,13 @@ func newApp(t testing.TB, latest int) *app {
 // newAppWithSessions is newApp with the given sessions; nil is in memory.
 func newAppWithSessions(t testing.TB, latest int, sessions *session.Sessions) *app {
 	t.Helper()
+	return newAppWith(t, latest, sessions, nil)
+}
+
+// newAppWith is newApp with the given sessions (nil: in memory) and admin
+// console (nil: none).
+func newAppWith(t testing.TB, latest int, sessions *session.Sessions, guard *admin.Guard) *app {
+	t.Helper()
 	up := xkcdtest.NewServer(latest)
 	t.Cleanup(up.Stop)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -70,6 +78,8 @@ func newAppWithSessions(t testing.TB, latest int, sessions *session.Sessions) *a
 		Log:          log,
 		DatabaseKind: "memory",
 		ImageOrigins: []string{"https://imgs.xkcd.com", up.URL},
+		Admin:        guard,
+		AdminStore:   mem,
 	})
 	return &app{h: h, upstream: up, store: mem, catalog: cat}
 }
