@@ -173,6 +173,19 @@ func TestSignInLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("in all", func(t *testing.T) {
+		g := newGuard(t, Limits{PerIP: 100, PerUser: 100, Total: 3, Window: time.Hour})
+		for i, user := range []string{"a", "b", "c"} {
+			if err := g.SignIn(t.Context(), "192.0.2."+strconv.Itoa(i), user, "x"); !errors.Is(err, ErrWrongCredentials) {
+				t.Fatalf("attempt %d: got %v, want ErrWrongCredentials", i+1, err)
+			}
+		}
+		var limited *LimitedError
+		if err := g.SignIn(t.Context(), "192.0.2.99", "operator", "right password"); !errors.As(err, &limited) {
+			t.Errorf("fourth attempt in all, from a new address: got %v, want a LimitedError", err)
+		}
+	})
+
 	t.Run("success forgives", func(t *testing.T) {
 		g := newGuard(t, Limits{PerIP: 2, PerUser: 2, Window: time.Hour})
 		g.SignIn(t.Context(), "192.0.2.1", "operator", "wrong")
