@@ -16,6 +16,8 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/xkcdapp/xkcdapp/admin"
+	"github.com/xkcdapp/xkcdapp/session"
+	"github.com/xkcdapp/xkcdapp/session/sessiontest"
 	"github.com/xkcdapp/xkcdapp/store"
 )
 
@@ -635,5 +637,53 @@ func TestAdminSyncNow(t *testing.T) {
 	assertProblem(t, v.post(t, "/admin/sync", url.Values{"csrf": {token}}), http.StatusConflict)
 	if got, want := a.auditActions(t), []string{store.ActionSync, store.ActionSignIn}; !slices.Equal(got, want) {
 		t.Errorf("audit log: got %v, want %v", got, want)
+	}
+}
+
+// TestAdminSessionsInRedis: a sign-in on one instance holds on another
+// (the session is in Redis); with Redis down nobody is signed in, and
+// signing in says it cannot work rather than pretending; with Redis back,
+// signing in works again.
+func TestAdminSessionsInRedis(t *testing.T) {
+	redis := sessiontest.NewServer(t)
+	guard, err := admin.NewGuard(operator, cheapHash(password), roomy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := session.Options{Budget: 200 * time.Millisecond, Quiet: 100 * time.Millisecond}
+	one := newAppWith(t, latest, openSessions(t, redis.URL, opts), guard)
+	other := newAppWith(t, latest, openSessions(t, redis.URL, opts), guard)
+	v := one.visitor()
+	v.signIn(t)
+	there := &visitor{a: other, cookie: v.cookie}
+	if !there.signedIn(t) {
+		t.Fatal("signed in on one instance: not on the other")
+	}
+
+	redis.Stop()
+	if v.signedIn(t) {
+		t.Error("with Redis down: signed in, want not (the session cannot be read)")
+	}
+	w := one.visitor().post(t, "/admin/sign-in", url.Values{"user": {operator}, "password": {password}})
+	assertProblem(t, w, http.StatusServiceUnavailable)
+	if got := w.Header().Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("Set-Cookie with Redis down: got %q, want none", got)
+	}
+
+	// Redis restarted empty: signing in works again, once its quiet
+	// period after the failure is over.
+	redis.Start()
+	v = one.visitor()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		w := v.post(t, "/admin/sign-in", url.Values{"user": {operator}, "password": {password}})
+		if w.Code == http.StatusSeeOther {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sign-in with Redis back for 10s: got %d, want 303", w.Code)
+		}
+	}
+	if !v.signedIn(t) {
+		t.Error("signed in with Redis back: not signed in")
 	}
 }
