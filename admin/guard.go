@@ -56,6 +56,8 @@ type Guard struct {
 	byIP   *Limiter
 	byUser *Limiter
 	all    *Limiter // nil: no bound in all
+
+	fingerprint string
 }
 
 // NewGuard returns a guard for user with the password hash phc.
@@ -79,11 +81,18 @@ func NewGuard(user, phc string, limits Limits) (*Guard, error) {
 	if limits.Total > 0 {
 		g.all = NewLimiter(limits.Total, limits.Window)
 	}
+	sum := sha256.Sum256([]byte(user + "\x00" + phc))
+	g.fingerprint = fmt.Sprintf("%x", sum[:12])
 	return g, nil
 }
 
 // User is the operator's username.
 func (g *Guard) User() string { return g.name }
+
+// Fingerprint names the configured username and hash together, without
+// revealing either: a sign-in made under another configuration (a new
+// password) is worth nothing.
+func (g *Guard) Fingerprint() string { return g.fingerprint }
 
 // maxUserLen bounds the usernames a sign-in is checked with.
 const maxUserLen = 256

@@ -29,6 +29,7 @@ type AdminStore interface {
 // Session keys of the admin console.
 const (
 	adminUserKey   = "admin_user"
+	adminConfigKey = "admin_config" // the Guard's fingerprint at sign-in
 	adminSinceKey  = "admin_since" // Unix seconds of the sign-in
 	adminCSRFKey   = "admin_csrf"
 	adminNoticeKey = "admin_notice"
@@ -72,7 +73,9 @@ func (s *server) operator(r *http.Request) string {
 	ctx := r.Context()
 	user := s.Sessions.GetString(ctx, adminUserKey)
 	since := time.Unix(s.Sessions.GetInt64(ctx, adminSinceKey), 0)
-	if user == "" || user != s.Admin.User() || time.Since(since) > adminSignInLifetime {
+	// A new username or password in the configuration ends every sign-in.
+	if user == "" || user != s.Admin.User() || s.Sessions.GetString(ctx, adminConfigKey) != s.Admin.Fingerprint() ||
+		time.Since(since) > adminSignInLifetime {
 		return ""
 	}
 	return user
@@ -190,6 +193,7 @@ func (s *server) adminSignIn(w http.ResponseWriter, r *http.Request) error {
 	token := make([]byte, 32)
 	rand.Read(token)
 	s.Sessions.Put(r.Context(), adminUserKey, user)
+	s.Sessions.Put(r.Context(), adminConfigKey, s.Admin.Fingerprint())
 	s.Sessions.Put(r.Context(), adminSinceKey, time.Now().Unix())
 	s.Sessions.Put(r.Context(), adminCSRFKey, base64.RawURLEncoding.EncodeToString(token))
 	visitOf(r.Context()).changed = true
@@ -208,6 +212,7 @@ func (s *server) adminSignOut(w http.ResponseWriter, r *http.Request) error {
 	user := s.operator(r)
 	ctx := r.Context()
 	s.Sessions.Remove(ctx, adminUserKey)
+	s.Sessions.Remove(ctx, adminConfigKey)
 	s.Sessions.Remove(ctx, adminSinceKey)
 	s.Sessions.Remove(ctx, adminCSRFKey)
 	if err := s.Sessions.RenewToken(ctx); err != nil {

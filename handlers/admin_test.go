@@ -687,3 +687,26 @@ func TestAdminSessionsInRedis(t *testing.T) {
 		t.Error("signed in with Redis back: not signed in")
 	}
 }
+
+// TestAdminNewPasswordEndsSignIns: instances started with a new password
+// hash do not honour sign-ins made under the old one.
+func TestAdminNewPasswordEndsSignIns(t *testing.T) {
+	sessions := openSessions(t, sessiontest.URL(t), session.Options{})
+	guard := func(pw string) *admin.Guard {
+		g, err := admin.NewGuard(operator, cheapHash(pw), roomy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	before := newAppWith(t, latest, sessions, guard(password))
+	v := before.visitor()
+	v.signIn(t)
+	after := newAppWith(t, latest, sessions, guard("a new password"))
+	if (&visitor{a: after, cookie: v.cookie}).signedIn(t) {
+		t.Error("a sign-in under the old password: honoured after the password changed")
+	}
+	if !v.signedIn(t) {
+		t.Error("the same sign-in on an instance with the old password: not honoured")
+	}
+}
