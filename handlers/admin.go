@@ -30,7 +30,7 @@ type AdminStore interface {
 const (
 	adminUserKey   = "admin_user"
 	adminConfigKey = "admin_config" // the Guard's fingerprint at sign-in
-	adminSinceKey  = "admin_since" // Unix seconds of the sign-in
+	adminSinceKey  = "admin_since"  // Unix seconds of the sign-in
 	adminCSRFKey   = "admin_csrf"
 	adminNoticeKey = "admin_notice"
 )
