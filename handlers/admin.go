@@ -95,6 +95,13 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 			s.writeProblem(w, r, errSignedOut)
 			return
 		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				s.writeProblem(w, r, badRequest("The form could not be read."))
+				return
+			}
+		}
 		if r.Method == http.MethodPost && !s.formTokenOK(r) {
 			s.writeProblem(w, r, errStaleForm)
 			return

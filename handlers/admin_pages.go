@@ -22,9 +22,6 @@ const (
 	maxSearchLen  = 100
 )
 
-// errSyncRunning is a "Sync now" while a sync runs.
-var errSyncRunning = catalog.ErrSyncRunning
-
 func (s *server) catalogStatus() views.CatalogStatusView {
 	st := s.Catalog.Status()
 	v := views.CatalogStatusView{

@@ -65,7 +65,7 @@ func problem(r *http.Request, err error) views.Problem {
 	case errors.Is(err, errStaleForm):
 		return views.Problem{Status: http.StatusForbidden, Title: "That form is out of date",
 			Message: "The form was not made for this sign-in, so nothing was done. Please reload the page and try again."}
-	case errors.Is(err, errSyncRunning):
+	case errors.Is(err, catalog.ErrSyncRunning):
 		return views.Problem{Status: http.StatusConflict, Title: "A sync is already running",
 			Message: "The catalog is being synced right now; the page shows the outcome once it is done."}
 	case errors.Is(err, errAdminSessionsDown):

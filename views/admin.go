@@ -42,3 +42,20 @@ func auditAction(action string) string {
 		return action
 	}
 }
+
+// countsSummary says how many comics v found, and which page this is.
+func countsSummary(v CountsView) string {
+	s := count(int64(v.Total)) + " " + plural(int64(v.Total), "comic", "comics")
+	if v.Search != "" {
+		s += " matching “" + v.Search + "”"
+	}
+	return s + pageOf(v.Page, v.Pages)
+}
+
+// pageOf is ", page 2 of 3", or nothing for a single page.
+func pageOf(page, pages int) string {
+	if pages <= 1 {
+		return ""
+	}
+	return ", page " + strconv.Itoa(page) + " of " + strconv.Itoa(pages)
+}

@@ -103,6 +103,9 @@ func TestCounts(t *testing.T) {
 	if got := collapse(rows.Eq(1).Find("td").Eq(1).Text()); got != "Comic 40" {
 		t.Errorf("an uncached comic's title: got %q, want Comic 40", got)
 	}
+	if got := one(t, doc, "#counts-summary").Text(); got != "60 comics matching “a&b <c>”, page 2 of 3" {
+		t.Errorf("summary: got %q", got)
+	}
 	if got := rows.Eq(0).Find("a").AttrOr("href", ""); got != "/admin/views/4" {
 		t.Errorf("change link: got %q", got)
 	}
