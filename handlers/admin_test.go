@@ -494,6 +494,8 @@ func TestAdminSetViews(t *testing.T) {
 			assertProblem(t, v.post(t, "/admin/views/7", form), http.StatusBadRequest)
 		}
 		assertProblem(t, v.post(t, "/admin/views/99999", url.Values{"csrf": {token}, "views": {"1"}}), http.StatusNotFound)
+		huge := url.Values{"csrf": {token}, "views": {"1"}, "pad": {strings.Repeat("x", 20<<10)}}
+		assertProblem(t, v.post(t, "/admin/views/7", huge), http.StatusBadRequest)
 		if got := a.views(t, 7); got != 43 {
 			t.Errorf("views of 7 after bad requests: got %d, want 43", got)
 		}
