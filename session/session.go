@@ -25,7 +25,8 @@ var ErrUnavailable = errors.New("sessions unavailable")
 
 // Lifetimes of a session: it ends after a month without a visit, or a
 // year after it began, whichever comes first. A session holds a reading
-// history and grants nothing, so losing it costs more than keeping it.
+// history, so losing it costs more than keeping it; the one thing it may
+// grant, an admin sign-in, ends on its own after hours (handlers/admin.go).
 const (
 	IdleTimeout = 30 * 24 * time.Hour
 	Lifetime    = 365 * 24 * time.Hour
