@@ -43,8 +43,9 @@ type Limits struct {
 
 // DefaultLimits: ten tries per address, thirty per username and 120 in
 // all every quarter hour (at about 0.2 s of CPU a check, under 3% of a
-// core), and two checks at once (128 MiB at most).
-var DefaultLimits = Limits{PerIP: 10, PerUser: 30, Total: 120, Window: 15 * time.Minute, Checks: 2}
+// core), and one check at a time: a task has half a CPU, so a second
+// would only slow the first, and hold another 64 MiB.
+var DefaultLimits = Limits{PerIP: 10, PerUser: 30, Total: 120, Window: 15 * time.Minute, Checks: 1}
 
 // Guard checks the operator's sign-ins. It is safe for concurrent use.
 type Guard struct {
