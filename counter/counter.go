@@ -101,9 +101,8 @@ func New(s Store, log *slog.Logger, opts ...Option) *Counter {
 		inFlight: make(map[int]int64),
 		known:    make(map[int]int64),
 		promised: make(map[int]int64),
-
-		forgotten: make(map[int]uint64),
 	}
+	c.forgotten = make(map[int]uint64)
 	c.writeCtx, c.abortWrites = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		opt(c)
