@@ -101,10 +101,10 @@ func (s *server) signedIn(next http.Handler) http.Handler {
 				s.writeProblem(w, r, badRequest("The form could not be read."))
 				return
 			}
-		}
-		if r.Method == http.MethodPost && !s.formTokenOK(r) {
-			s.writeProblem(w, r, errStaleForm)
-			return
+			if !s.formTokenOK(r) {
+				s.writeProblem(w, r, errStaleForm)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
