@@ -18,6 +18,7 @@ import (
 
 	"github.com/xkcdapp/xkcdapp/config"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/paramstore"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
@@ -35,12 +36,15 @@ commands:
   version      print the version
 
 Run "xkcdapp serve -h" for the settings; each flag mirrors an environment
-variable, and a flag wins over its variable.
+variable, and a flag wins over its variable. With SSM_PREFIX set (e.g.
+/xkcdapp/prod/), settings the environment leaves empty are read from the
+SSM Parameter Store parameters under it, named by their last path segment.
 `
 
 // run is the whole program; main only supplies the process's environment,
 // so tests run the real thing on port 0.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	environ := getenv
 	cmd, rest := "serve", args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = rest[0], rest[1:]
@@ -58,6 +62,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
+	// The container's health check runs every few seconds and reads only
+	// ADDR: it has no business calling AWS.
+	prefix := strings.TrimSpace(getenv("SSM_PREFIX"))
+	var params paramstore.Params
+	if prefix != "" && cmd != "healthcheck" {
+		var err error
+		if params, err = readParameters(ctx, prefix, getenv); err != nil {
+			return err
+		}
+		getenv = params.Under(getenv)
+	}
 	cfg, err := config.Load("xkcdapp "+cmd, rest, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // -h: usage is printed, and asking for it is no failure
@@ -66,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	if params != nil {
+		logParameters(log, prefix, params, environ)
+	}
 	switch cmd {
 	case "migrate":
 		return migrateOnly(ctx, cfg, log)
@@ -75,6 +93,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg.Addr)
 	}
 	return serve(ctx, cfg, log)
+}
+
+// readParameters reads the settings kept under prefix in SSM Parameter
+// Store, with the AWS settings of getenv.
+func readParameters(ctx context.Context, prefix string, getenv func(string) string) (paramstore.Params, error) {
+	client, err := paramstore.NewClient(ctx, prefix, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return paramstore.Load(ctx, client, prefix)
+}
+
+// logParameters says which settings came from SSM, by name only: values
+// are secrets. A name the app does not know is most likely a typo, and a
+// setting the environment also sets is one whose SSM value is unused.
+func logParameters(log *slog.Logger, prefix string, params paramstore.Params, getenv func(string) string) {
+	var used, shadowed []string
+	for _, name := range params.Names() {
+		switch {
+		case !config.Known(name):
+			log.Warn("unknown setting in SSM Parameter Store ignored", "prefix", prefix, "name", name)
+		case strings.TrimSpace(getenv(name)) != "":
+			shadowed = append(shadowed, name)
+		default:
+			used = append(used, name)
+		}
+	}
+	log.Info("settings read from SSM Parameter Store", "prefix", prefix, "names", used, "environment_wins", shadowed)
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -122,7 +168,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	if err != nil {
 		return nil, "", err
 	}
-	log.Info("database configured", "url", config.Redacted(cfg.DatabaseURL))
+	log.Info("database configured", "url", config.Redacted(cfg.DatabaseURL), "sslmode", config.SSLMode(cfg.DatabaseURL))
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
