@@ -33,7 +33,7 @@ func composeOptions(t *testing.T, env []string, more ...cli.ProjectOptionsFn) *c
 // included, with env as the whole environment.
 func loadCompose(t *testing.T, env ...string) *types.Project {
 	t.Helper()
-	p, err := cli.ProjectFromOptions(context.Background(), composeOptions(t, env))
+	p, err := composeOptions(t, env).LoadProject(context.Background())
 	if err != nil {
 		t.Fatalf("load compose.yaml: %v", err)
 	}
