@@ -139,11 +139,37 @@ func TestSSMFailuresStopStart(t *testing.T) {
 		}
 	}
 
-	// The health check reads no parameter: it runs every few seconds.
-	env["ADDR"] = "127.0.0.1:1"
-	calls := ssm.Calls()
-	run(context.Background(), []string{"xkcdapp", "healthcheck"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &bytes.Buffer{})
-	if got := ssm.Calls(); got != calls {
-		t.Errorf("SSM calls by healthcheck: got %d, want none", got-calls)
+}
+
+// TestHealthcheckNeedsOnlyADDR: the container's health check reads no SSM
+// parameter (it runs every few seconds), and so does not fail on settings
+// that are only complete with theirs.
+func TestHealthcheckNeedsOnlyADDR(t *testing.T) {
+	isolateAWS(t)
+	upstream := xkcdtest.NewServer(5)
+	t.Cleanup(upstream.Stop)
+	app := startApp(t, map[string]string{"XKCD_BASE_URL": upstream.URL})
+	_, port, _ := strings.Cut(strings.TrimPrefix(app.URL, "http://"), ":")
+
+	ssm := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/test/REDIS_URL", Type: "SecureString", Value: "rediss://cache:6379"})
+	env := map[string]string{
+		"ADDR":                  ":" + port,
+		"SSM_PREFIX":            "/xkcdapp/test/",
+		"AWS_REGION":            "eu-west-1",
+		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
+		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret-key-EXAMPLE",
+		"REDIS_PASSWORD":        "token", // its REDIS_URL is in SSM
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"xkcdapp", "healthcheck"}, func(k string) string { return env[k] }, &out, &out); err != nil {
+		t.Errorf("healthcheck against a running app: %v, want success\n%s", err, out.String())
+	}
+	if got := ssm.Calls(); got != 0 {
+		t.Errorf("SSM calls by healthcheck: got %d, want none", got)
+	}
+	// serve, with the same settings, reads them and finds them complete.
+	if _, err := readParameters(context.Background(), "/xkcdapp/test/", func(k string) string { return env[k] }); err != nil {
+		t.Errorf("readParameters: %v", err)
 	}
 }

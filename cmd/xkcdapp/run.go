@@ -62,11 +62,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
-	// The container's health check runs every few seconds and reads only
-	// ADDR: it has no business calling AWS.
+	// The container's health check runs every few seconds and needs only
+	// ADDR. It reads no SSM parameter, so it must not judge the settings
+	// that may need one either: REDIS_PASSWORD in the environment with
+	// REDIS_URL in SSM is no reason to call a task unhealthy.
+	if cmd == "healthcheck" {
+		getenv = only("ADDR", getenv)
+	}
 	prefix := strings.TrimSpace(getenv("SSM_PREFIX"))
 	var params paramstore.Params
-	if prefix != "" && cmd != "healthcheck" {
+	if prefix != "" {
 		var err error
 		if params, err = readParameters(ctx, prefix, getenv); err != nil {
 			return err
@@ -93,6 +98,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg.Addr)
 	}
 	return serve(ctx, cfg, log)
+}
+
+// only returns a getenv that sees name alone.
+func only(name string, getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if k != name {
+			return ""
+		}
+		return getenv(k)
+	}
 }
 
 // readParameters reads the settings kept under prefix in SSM Parameter
