@@ -168,8 +168,24 @@ func TestHealthcheckNeedsOnlyADDR(t *testing.T) {
 	if got := ssm.Calls(); got != 0 {
 		t.Errorf("SSM calls by healthcheck: got %d, want none", got)
 	}
-	// serve, with the same settings, reads them and finds them complete.
-	if _, err := readParameters(context.Background(), "/xkcdapp/test/", func(k string) string { return env[k] }); err != nil {
-		t.Errorf("readParameters: %v", err)
+}
+
+// TestEmptyPrefix: a prefix with nothing under it is most likely a typo;
+// the app starts (the environment may hold every setting) and says so.
+func TestEmptyPrefix(t *testing.T) {
+	isolateAWS(t)
+	upstream := xkcdtest.NewServer(5)
+	t.Cleanup(upstream.Stop)
+	ssm := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"})
+	app := startApp(t, map[string]string{
+		"XKCD_BASE_URL":         upstream.URL,
+		"SSM_PREFIX":            "/xkcdapp/prd/",
+		"AWS_REGION":            "eu-west-1",
+		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
+		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret-key-EXAMPLE",
+	})
+	if !app.logs.Contains(`"msg":"no parameter under SSM_PREFIX","prefix":"/xkcdapp/prd/"`) {
+		t.Errorf("logs do not warn of the empty prefix:\n%s", app.logs)
 	}
 }

@@ -135,6 +135,12 @@ func logParameters(log *slog.Logger, prefix string, params paramstore.Params, ge
 			used = append(used, name)
 		}
 	}
+	if len(params) == 0 {
+		// Most likely a typo in the prefix: SSM answers an unknown path
+		// with nothing, not with an error.
+		log.Warn("no parameter under SSM_PREFIX", "prefix", prefix)
+		return
+	}
 	log.Info("settings read from SSM Parameter Store", "prefix", prefix, "names", used, "environment_wins", shadowed)
 }
 
