@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -31,7 +32,15 @@ func parseDockerfile(t *testing.T) []instructions.Stage {
 	for _, w := range ast.Warnings {
 		t.Errorf("Dockerfile: %s", w.Short)
 	}
-	stages, _, err := instructions.Parse(ast.AST, nil)
+	// The checks BuildKit makes while parsing (the casing of FROM ... AS
+	// and of stage names, MAINTAINER); the rest of `docker build --check`
+	// needs the base images, so this file's tests check what matters here.
+	lint := linter.New(&linter.Config{
+		Warn: func(rule, _, _, msg string, loc []parser.Range) {
+			t.Errorf("Dockerfile line %d: %s: %s", loc[0].Start.Line, rule, msg)
+		},
+	})
+	stages, _, err := instructions.Parse(ast.AST, lint)
 	if err != nil {
 		t.Fatalf("parse Dockerfile instructions: %v", err)
 	}
