@@ -2,15 +2,8 @@ package config_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/config"
+	"github.com/xkcdapp/xkcdapp/tlstest"
 )
 
 // load reads a config from env and args and fails the test on an error.
@@ -308,27 +302,8 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-// testCA is a PEM certificate, as a CA bundle file holds.
-func testCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-}
-
 func TestDatabaseTLS(t *testing.T) {
-	ca := testCA(t)
+	ca := tlstest.NewCA(t, "test CA").CertFile
 	query := func(t *testing.T, env map[string]string) url.Values {
 		t.Helper()
 		u, err := url.Parse(load(t, env).DatabaseURL)
@@ -384,7 +359,7 @@ func TestDatabaseTLS(t *testing.T) {
 }
 
 func TestRedisPasswordAndTLS(t *testing.T) {
-	ca := testCA(t)
+	ca := tlstest.NewCA(t, "test CA").CertFile
 	tests := []struct {
 		name, url, password, wantUser, wantPassword string
 	}{
