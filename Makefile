@@ -32,6 +32,9 @@ bench: ## micro-benchmarks: render, random pick, counter, whole requests
 load: ## hey against the real server, real Postgres and a fake upstream
 	./bench/load.sh
 
+image: ## the container image, its version stamped from git
+	docker build --build-arg VERSION=$$(git describe --always --dirty) -t xkcdapp:$$(git describe --always --dirty) -t xkcdapp .
+
 htmx: ## vendor htmx from the npm package; then update static/README.md
 	cd $$(mktemp -d) && npm pack --silent htmx.org@$(HTMX_VERSION) && \
 	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js

@@ -5,11 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/config"
+	"github.com/xkcdapp/xkcdapp/tlstest"
 )
 
 // load reads a config from env and args and fails the test on an error.
@@ -34,6 +37,8 @@ func TestDefaults(t *testing.T) {
 		DatabaseURL:   "",
 		DBMaxConns:    10,
 		RedisMaxConns: 32,
+		RedisConnect:  2 * time.Second,
+		RedisTimeout:  time.Second,
 		XKCDBaseURL:   "https://xkcd.com",
 		LogLevel:      slog.LevelInfo,
 		LogFormat:     "json",
@@ -177,6 +182,16 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": "hunter2hunter2"}, "ADMIN_PASSWORD_HASH"},
 		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": strings.Replace(testHash, "argon2id", "argon2i", 1)}, "ADMIN_PASSWORD_HASH"},
 		{map[string]string{"ADMIN_USER": "operator", "ADMIN_PASSWORD_HASH": strings.Replace(testHash, "m=65536", "m=4194304", 1)}, "ADMIN_PASSWORD_HASH"},
+		{map[string]string{"DATABASE_HOST": "db", "DATABASE_SSLMODE": "on"}, "DATABASE_SSLMODE"},
+		{map[string]string{"DATABASE_HOST": "db", "DATABASE_SSLROOTCERT": "/nonexistent/ca.pem"}, "DATABASE_SSLROOTCERT"},
+		{map[string]string{"DATABASE_CONNECT_TIMEOUT": "5"}, "DATABASE_CONNECT_TIMEOUT"},
+		{map[string]string{"DATABASE_CONNECT_TIMEOUT": "2h"}, "DATABASE_CONNECT_TIMEOUT"},
+		{map[string]string{"DATABASE_CONNECT_TIMEOUT": "1500ms"}, "DATABASE_CONNECT_TIMEOUT"},
+		{map[string]string{"REDIS_CONNECT_TIMEOUT": "0s"}, "REDIS_CONNECT_TIMEOUT"},
+		{map[string]string{"REDIS_TIMEOUT": "soon"}, "REDIS_TIMEOUT"},
+		{map[string]string{"REDIS_PASSWORD": "token"}, "REDIS_PASSWORD"},
+		{map[string]string{"REDIS_URL": "redis://cache:6379", "REDIS_TLS_CA": "/etc/ssl/certs/ca-certificates.crt"}, "REDIS_TLS_CA"},
+		{map[string]string{"REDIS_URL": "rediss://cache:6379", "REDIS_TLS_CA": "/nonexistent/ca.pem"}, "REDIS_TLS_CA"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.env[tt.name], func(t *testing.T) {
@@ -301,6 +316,108 @@ func TestUsageKeepsSecretsOut(t *testing.T) {
 		}
 		if out := stderr.String(); strings.Contains(out, "hunter2") || strings.Contains(out, "hunter3") || strings.Contains(out, testHash) {
 			t.Errorf("usage for %q shows a password:\n%s", args, out)
+		}
+	}
+}
+
+// writeFile writes content to a file in a temporary folder and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDatabaseTLS(t *testing.T) {
+	ca := tlstest.NewCA(t, "test CA").CertFile
+	query := func(t *testing.T, env map[string]string) url.Values {
+		t.Helper()
+		u, err := url.Parse(load(t, env).DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query()
+	}
+	t.Run("with the parts", func(t *testing.T) {
+		q := query(t, map[string]string{"DATABASE_HOST": "db.rds.amazonaws.com", "DATABASE_SSLMODE": "Verify-Full", "DATABASE_SSLROOTCERT": ca})
+		if q.Get("sslmode") != "verify-full" || q.Get("sslrootcert") != ca {
+			t.Errorf("query: got %v, want sslmode=verify-full and sslrootcert=%s", q, ca)
+		}
+	})
+	t.Run("over DATABASE_URL's own", func(t *testing.T) {
+		q := query(t, map[string]string{"DATABASE_URL": "postgres://app@db/xkcd?sslmode=disable&application_name=x", "DATABASE_SSLMODE": "require"})
+		if q.Get("sslmode") != "require" || q.Get("application_name") != "x" || q.Has("sslrootcert") {
+			t.Errorf("query: got %v, want sslmode=require, the rest kept, no sslrootcert", q)
+		}
+	})
+	t.Run("the system's roots", func(t *testing.T) {
+		q := query(t, map[string]string{"DATABASE_HOST": "db", "DATABASE_SSLROOTCERT": "system"})
+		if q.Get("sslrootcert") != "system" {
+			t.Errorf("query: got %v, want sslrootcert=system", q)
+		}
+	})
+	t.Run("neither set leaves the URL alone", func(t *testing.T) {
+		raw := "postgres://app@db/xkcd?sslmode=verify-ca"
+		if got := load(t, map[string]string{"DATABASE_URL": raw}).DatabaseURL; got != raw {
+			t.Errorf("DatabaseURL: got %q, want %q", got, raw)
+		}
+	})
+	t.Run("connect timeout", func(t *testing.T) {
+		cfg := load(t, map[string]string{"DATABASE_URL": "postgres://app@db/xkcd?connect_timeout=30", "DATABASE_CONNECT_TIMEOUT": "3s"})
+		if u, _ := url.Parse(cfg.DatabaseURL); u.Query().Get("connect_timeout") != "3" || cfg.DBConnectTime != 3*time.Second {
+			t.Errorf("DatabaseURL %q, DBConnectTime %v: want connect_timeout=3 and 3s", cfg.DatabaseURL, cfg.DBConnectTime)
+		}
+	})
+	t.Run("SSLMode", func(t *testing.T) {
+		for raw, want := range map[string]string{"postgres://db/x?sslmode=verify-full": "verify-full", "postgres://db/x": "prefer"} {
+			if got := config.SSLMode(raw); got != want {
+				t.Errorf("SSLMode(%q): got %q, want %q", raw, got, want)
+			}
+		}
+	})
+	t.Run("a file with no certificate", func(t *testing.T) {
+		notPEM := writeFile(t, "ca.pem", "not a certificate")
+		_, err := config.Load("xkcdapp serve", nil, getenv(map[string]string{"DATABASE_HOST": "db", "DATABASE_SSLROOTCERT": notPEM}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_SSLROOTCERT") || !strings.Contains(err.Error(), "no PEM certificate") {
+			t.Errorf("Load: got %v, want DATABASE_SSLROOTCERT named with no PEM certificate", err)
+		}
+	})
+}
+
+func TestRedisPasswordAndTLS(t *testing.T) {
+	ca := tlstest.NewCA(t, "test CA").CertFile
+	tests := []struct {
+		name, url, password, wantUser, wantPassword string
+	}{
+		{"AUTH token", "rediss://cache.amazonaws.com:6379", "tok/en+1", "", "tok/en+1"},
+		{"over the URL's", "rediss://:old@cache:6379/2", "new", "", "new"},
+		{"with an ACL user", "rediss://app@cache:6379", "pw", "app", "pw"},
+		{"ACL user and password in the URL", "rediss://app:pw@cache:6379", "", "app", "pw"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := load(t, map[string]string{"REDIS_URL": tt.url, "REDIS_PASSWORD": tt.password, "REDIS_TLS_CA": ca})
+			u, err := url.Parse(cfg.RedisURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pw, _ := u.User.Password()
+			if u.User.Username() != tt.wantUser || pw != tt.wantPassword {
+				t.Errorf("user and password: got %q %q, want %q %q", u.User.Username(), pw, tt.wantUser, tt.wantPassword)
+			}
+			if cfg.RedisTLSCA != ca {
+				t.Errorf("RedisTLSCA: got %q, want %q", cfg.RedisTLSCA, ca)
+			}
+		})
+	}
+}
+
+func TestKnown(t *testing.T) {
+	for name, want := range map[string]bool{"DATABASE_PASSWORD": true, "REDIS_URL": true, "LOG_LEVEL": true, "DATABASE_PASWORD": false, "SSM_PREFIX": false, "log_level": false} {
+		if got := config.Known(name); got != want {
+			t.Errorf("Known(%q): got %v, want %v", name, got, want)
 		}
 	}
 }

@@ -5,11 +5,14 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -50,6 +53,14 @@ type Options struct {
 	// Quiet is how long after a failure requests skip Redis altogether, so
 	// that an outage costs each request nothing, not a timeout.
 	Quiet time.Duration
+	// ConnectTimeout bounds opening a connection: dial, TLS and AUTH.
+	ConnectTimeout time.Duration
+	// Timeout bounds each read and write on a connection.
+	Timeout time.Duration
+	// CAFile holds the PEM certificates that sign a rediss:// server's
+	// certificate; empty means the system's roots, which sign
+	// ElastiCache's.
+	CAFile string
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +72,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Quiet <= 0 {
 		o.Quiet = 2 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 2 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
 	}
 	return o
 }
@@ -95,13 +112,25 @@ func Open(redisURL string, opts Options, log *slog.Logger) (*Sessions, error) {
 		return nil, errors.New("REDIS_URL: not a URL") // never echo a password
 	}
 	opts = opts.withDefaults()
+	var dialTLS []redis.DialOption
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_TLS_CA: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("REDIS_TLS_CA: %s holds no PEM certificate", opts.CAFile)
+		}
+		dialTLS = append(dialTLS, redis.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	}
 	g := &guard{
 		budget: opts.Budget,
 		quiet:  opts.Quiet,
 		log:    log,
 		slots:  make(chan struct{}, 4*opts.MaxConns),
 	}
-	pool := newPool(redisURL, opts.MaxConns, g.failedLately)
+	pool := newPool(redisURL, opts, dialTLS, g.failedLately)
 	g.store = redisstore.New(pool)
 	m.Store = g
 	return &Sessions{SessionManager: m, Kind: "redis", pool: pool, guard: g}, nil
@@ -113,19 +142,25 @@ func Open(redisURL string, opts Options, log *slog.Logger) (*Sessions, error) {
 // Redis may have closed it, and after any failure: when Redis restarts,
 // every pooled connection is dead, and each would otherwise fail one
 // request and start another quiet period.
-func newPool(redisURL string, maxConns int, failedLately func() bool) *redis.Pool {
+func newPool(redisURL string, opts Options, dialTLS []redis.DialOption, failedLately func() bool) *redis.Pool {
+	dialOpts := append([]redis.DialOption{
+		redis.DialConnectTimeout(opts.ConnectTimeout),
+		redis.DialTLSHandshakeTimeout(opts.ConnectTimeout),
+		redis.DialReadTimeout(opts.Timeout),
+		redis.DialWriteTimeout(opts.Timeout),
+	}, dialTLS...)
 	return &redis.Pool{
-		MaxActive:       maxConns,
-		MaxIdle:         maxConns,
+		MaxActive:       opts.MaxConns,
+		MaxIdle:         opts.MaxConns,
 		Wait:            true,
 		IdleTimeout:     4 * time.Minute,
 		MaxConnLifetime: time.Hour,
 		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialURLContext(ctx, redisURL,
-				redis.DialConnectTimeout(2*time.Second),
-				redis.DialReadTimeout(time.Second),
-				redis.DialWriteTimeout(time.Second),
-			)
+			// The connect timeout bounds AUTH too, which redigo runs on
+			// the dial's context.
+			ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+			defer cancel()
+			return redis.DialURLContext(ctx, redisURL, dialOpts...)
 		},
 		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
 			if time.Since(idleSince) < 30*time.Second && !failedLately() {

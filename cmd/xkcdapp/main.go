@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Time-zone data inside the binary: the container image has none.
+	_ "time/tzdata"
 )
 
 func main() {

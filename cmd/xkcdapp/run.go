@@ -18,6 +18,7 @@ import (
 
 	"github.com/xkcdapp/xkcdapp/config"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/paramstore"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
@@ -37,12 +38,15 @@ commands:
   version        print the version
 
 Run "xkcdapp serve -h" for the settings; each flag mirrors an environment
-variable, and a flag wins over its variable.
+variable, and a flag wins over its variable. With SSM_PREFIX set (e.g.
+/xkcdapp/prod/), settings the environment leaves empty are read from the
+SSM Parameter Store parameters under it, named by their last path segment.
 `
 
 // run is the whole program; main only supplies the process's environment,
 // so tests run the real thing on port 0.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	environ := getenv
 	cmd, rest := "serve", args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = rest[0], rest[1:]
@@ -62,6 +66,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
+	// The container's health check runs every few seconds and needs only
+	// ADDR. It reads no SSM parameter, so it must not judge the settings
+	// that may need one either: REDIS_PASSWORD in the environment with
+	// REDIS_URL in SSM is no reason to call a task unhealthy.
+	if cmd == "healthcheck" {
+		getenv = only("ADDR", getenv)
+	}
+	prefix := strings.TrimSpace(getenv("SSM_PREFIX"))
+	var params paramstore.Params
+	if prefix != "" {
+		var err error
+		if params, err = readParameters(ctx, prefix, getenv); err != nil {
+			return err
+		}
+		getenv = params.Under(getenv)
+	}
 	cfg, err := config.Load("xkcdapp "+cmd, rest, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // -h: usage is printed, and asking for it is no failure
@@ -70,6 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stdout)
+	if params != nil {
+		logParameters(log, prefix, params, environ)
+	}
 	switch cmd {
 	case "migrate":
 		return migrateOnly(ctx, cfg, log)
@@ -79,6 +102,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg.Addr)
 	}
 	return serve(ctx, cfg, log)
+}
+
+// only returns a getenv that sees name alone.
+func only(name string, getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if k != name {
+			return ""
+		}
+		return getenv(k)
+	}
+}
+
+// readParameters reads the settings kept under prefix in SSM Parameter
+// Store, with the AWS settings of getenv.
+func readParameters(ctx context.Context, prefix string, getenv func(string) string) (paramstore.Params, error) {
+	client, err := paramstore.NewClient(ctx, prefix, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return paramstore.Load(ctx, client, prefix)
+}
+
+// logParameters says which settings came from SSM, by name only: values
+// are secrets. A name the app does not know is most likely a typo, and a
+// setting the environment also sets is one whose SSM value is unused.
+func logParameters(log *slog.Logger, prefix string, params paramstore.Params, getenv func(string) string) {
+	var used, shadowed []string
+	for _, name := range params.Names() {
+		switch {
+		case !config.Known(name):
+			log.Warn("unknown setting in SSM Parameter Store ignored", "prefix", prefix, "name", name)
+		case strings.TrimSpace(getenv(name)) != "":
+			shadowed = append(shadowed, name)
+		default:
+			used = append(used, name)
+		}
+	}
+	if len(params) == 0 {
+		// Most likely a typo in the prefix: SSM answers an unknown path
+		// with nothing, not with an error.
+		log.Warn("no parameter under SSM_PREFIX", "prefix", prefix)
+		return
+	}
+	log.Info("settings read from SSM Parameter Store", "prefix", prefix, "names", used, "environment_wins", shadowed)
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -127,7 +194,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	if err != nil {
 		return nil, "", err
 	}
-	log.Info("database configured", "url", config.Redacted(cfg.DatabaseURL))
+	log.Info("database configured", "url", config.Redacted(cfg.DatabaseURL), "sslmode", config.SSLMode(cfg.DatabaseURL))
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

@@ -42,7 +42,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	views := counter.New(db, log)
 
-	sessions, err := session.Open(cfg.RedisURL, session.Options{MaxConns: cfg.RedisMaxConns}, log)
+	sessions, err := session.Open(cfg.RedisURL, session.Options{
+		MaxConns:       cfg.RedisMaxConns,
+		ConnectTimeout: cfg.RedisConnect,
+		Timeout:        cfg.RedisTimeout,
+		CAFile:         cfg.RedisTLSCA,
+	}, log)
 	if err != nil {
 		return err
 	}

@@ -200,8 +200,11 @@ type Server struct {
 // NewServer starts a fake upstream on a loopback port.
 func NewServer(latest int) *Server {
 	u := NewUpstream(latest, "")
-	srv := httptest.NewServer(u)
-	u.base = srv.URL
+	// Its address is known before it serves: a stray client on a reused
+	// port must not race the write of u.base.
+	srv := httptest.NewUnstartedServer(u)
+	u.base = "http://" + srv.Listener.Addr().String()
+	srv.Start()
 	return &Server{Upstream: u, URL: srv.URL, srv: srv}
 }
 
