@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// context is CDK context as cdk.json gives it (JSON numbers and booleans)
+// or as -c gives it (strings).
+func context(kv map[string]any) Context {
+	return func(key string) any { return kv[key] }
+}
+
+func named() map[string]any {
+	return map[string]any{"domainName": "xkcd.example.com", "hostedZoneName": "example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+}
+
+func TestFromContextOverlaysDefaults(t *testing.T) {
+	kv := named()
+	kv["envName"] = "staging"
+	kv["taskCpu"] = float64(1024) // from cdk.json
+	kv["taskMemoryMiB"] = "3072"  // from -c
+	kv["multiAz"] = "true"
+	kv["arm64"] = true
+	kv["maxCount"] = "4"
+	kv["cacheNodeType"] = "cache.t4g.small"
+	cfg, err := FromContext(context(kv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.EnvName != "staging" || cfg.TaskCPU != 1024 || cfg.TaskMemoryMiB != 3072 || !cfg.MultiAZ || !cfg.Arm64 ||
+		cfg.MaxCount != 4 || cfg.CacheNodeType != "cache.t4g.small" {
+		t.Errorf("config %+v", cfg)
+	}
+	if cfg.DesiredCount != 2 || cfg.DatabaseInstanceType != "t4g.micro" || cfg.LogRetentionDays != 30 {
+		t.Errorf("unset keys lost their defaults: %+v", cfg)
+	}
+	if cfg.SSMPrefix() != "/xkcdapp/staging/" || cfg.StackName() != "Xkcdapp-staging" {
+		t.Errorf("prefix %s, stack %s", cfg.SSMPrefix(), cfg.StackName())
+	}
+}
+
+func TestFromContextNamesEveryBadKey(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		val  any
+		want string
+	}{
+		{"envName", "Prod", "context envName"},
+		{"domainName", "xkcd.other.org", "not in the zone"},
+		{"domainName", "https://xkcd.example.com", "context domainName"},
+		{"hostedZoneId", "example.com", "context hostedZoneId"},
+		{"taskCpu", "300", "context taskCpu"},
+		{"taskCpu", "half", "not a whole number"},
+		{"taskMemoryMiB", "512", "context taskMemoryMiB"},
+		{"desiredCount", "0", "context desiredCount"},
+		{"maxCount", "1", "context maxCount"},
+		{"multiAz", "yes please", "context multiAz"},
+		{"databaseInstanceType", "db.t4g.micro", "context databaseInstanceType"},
+		{"databaseStorageGiB", "5", "context databaseStorageGiB"},
+		{"cacheNodeType", "t4g.micro", "context cacheNodeType"},
+		{"natGateways", "0", "context natGateways"},
+		{"logRetentionDays", "10", "context logRetentionDays"},
+		{"databaseSslRootCert", "rds.pem", "context databaseSslRootCert"},
+	} {
+		kv := named()
+		kv[tc.key] = tc.val
+		_, err := FromContext(context(kv))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%v: error %v, want one saying %q", tc.key, tc.val, err, tc.want)
+		}
+	}
+}
+
+func TestTheNamesMustBeGiven(t *testing.T) {
+	_, err := FromContext(context(map[string]any{}))
+	for _, key := range []string{"domainName", "hostedZoneName", "hostedZoneId"} {
+		if err == nil || !strings.Contains(err.Error(), "context "+key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
+func TestTheZoneApexIsAllowed(t *testing.T) {
+	kv := named()
+	kv["domainName"] = "example.com"
+	if _, err := FromContext(context(kv)); err != nil {
+		t.Error(err)
+	}
+}
