@@ -49,7 +49,7 @@ func Defaults() Config {
 		TaskMemoryMiB:        1024,
 		DesiredCount:         2,
 		MaxCount:             10,
-		RequestsPerTarget:    30000,
+		RequestsPerTarget:    60000,
 		DatabaseInstanceType: "t4g.micro",
 		DatabaseStorageGiB:   20,
 		DatabaseMaxConns:     6,

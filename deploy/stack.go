@@ -436,10 +436,13 @@ func newService(stack awscdk.Stack, cfg Config, vpc awsec2.IVpc, subnets *awsec2
 		ReadonlyRootFilesystem: jsii.Bool(true),
 	})
 
+	// No desired count in the template: CloudFormation would send it with
+	// every update of the service (every new image) and undo what
+	// autoscaling had set. ECS starts with one task; autoscaling raises it
+	// to its floor, cfg.DesiredCount, at once.
 	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:                cluster,
 		TaskDefinition:         task,
-		DesiredCount:           jsii.Number(float64(cfg.DesiredCount)),
 		MinHealthyPercent:      jsii.Number(100),
 		MaxHealthyPercent:      jsii.Number(200),
 		CircuitBreaker:         &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},

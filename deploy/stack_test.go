@@ -522,7 +522,7 @@ func TestServiceDeployment(t *testing.T) {
 	for _, s := range []*synthesized{defaults(t), big(t)} {
 		s.has(t, "AWS::ECS::Service", map[string]any{
 			"LaunchType":   "FARGATE",
-			"DesiredCount": s.cfg.DesiredCount,
+			"DesiredCount": assertions.Match_Absent(),
 			"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{
 				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
 				"MinimumHealthyPercent":    100,
