@@ -15,7 +15,7 @@ demo: ## the app against a local fake xkcd, for machines without internet
 test: ## every test: unit, real Postgres, real Chromium; the AWS stack's assertions (needs node)
 	./scripts/services.sh
 	go test -race -count=1 ./...
-	cd deploy && go test -count=1 ./...
+	cd deploy && go test -count=1 ./... && node --test secureparam/
 
 check: ## what CI checks besides the tests
 	go tool templ generate

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
@@ -343,9 +344,11 @@ func newSecureParameterProvider(stack awscdk.Stack, key awskms.IKey, prefix stri
 		})
 	}
 	fn := awslambda.NewFunction(stack, jsii.String("SecureParameterFunction"), &awslambda.FunctionProps{
-		Runtime:     awslambda.Runtime_NODEJS_22_X(),
-		Handler:     jsii.String("index.handler"),
-		Code:        awslambda.Code_FromAsset(jsii.String("secureparam"), nil),
+		Runtime: awslambda.Runtime_NODEJS_22_X(),
+		Handler: jsii.String("index.handler"),
+		Code: awslambda.Code_FromAsset(jsii.String("secureparam"), &awss3assets.AssetOptions{
+			Exclude: jsii.Strings("*.test.mjs"),
+		}),
 		Timeout:     awscdk.Duration_Minutes(jsii.Number(1)),
 		Description: jsii.String("Copies generated secrets into SSM SecureString parameters under " + prefix),
 		LogGroup:    logs("SecureParameterLogs"),

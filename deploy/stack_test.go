@@ -653,6 +653,45 @@ func TestImageIsBuiltFromTheRepository(t *testing.T) {
 	}
 }
 
+func TestSecureParameterCodeIsTheHandler(t *testing.T) {
+	s := defaults(t)
+	raw, err := os.ReadFile(filepath.Join(s.assets, s.cfg.StackName()+".assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Files map[string]struct {
+			DisplayName string
+			Source      struct{ Path string }
+		}
+	}
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range manifest.Files {
+		if f.DisplayName != "SecureParameterFunction/Code" {
+			continue
+		}
+		found = true
+		entries, err := os.ReadDir(filepath.Join(s.assets, f.Source.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if want := []string{"handler.mjs", "index.mjs"}; !slices.Equal(names, want) {
+			t.Errorf("Lambda bundle %v, want %v", names, want)
+		}
+	}
+	if !found {
+		t.Error("no Lambda bundle for the secure parameters")
+	}
+	s.has(t, "AWS::Lambda::Function", map[string]any{"Handler": "index.handler", "Runtime": "nodejs22.x"})
+}
+
 func TestAutoscaling(t *testing.T) {
 	for _, s := range []*synthesized{defaults(t), big(t)} {
 		s.has(t, "AWS::ApplicationAutoScaling::ScalableTarget", map[string]any{

@@ -1,47 +1,27 @@
-// Custom::SecureParameter: copies a secret from Secrets Manager into an SSM
-// SecureString parameter, which CloudFormation cannot create itself. The
-// value never passes through the template, the event or the logs: only the
-// secret's ARN does. Properties:
-//   Name         the parameter, e.g. /xkcdapp/prod/DATABASE_PASSWORD
-//   SecretArn    where the value comes from
-//   SecretField  optional: a key of the secret's JSON (e.g. "password")
-//   Template     optional: the value with {{secret}} in it, e.g.
-//                rediss://:{{secret}}@host:6379 (the secret is URL-escaped there)
-//   KeyId        the KMS key that encrypts the parameter
-// The Lambda runtime provides the AWS SDK for JavaScript v3.
+// The Lambda behind Custom::SecureParameter (see handler.mjs), wired to the
+// AWS SDK for JavaScript v3 that the Lambda runtime provides.
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { makeHandler } from "./handler.mjs";
 
 const secrets = new SecretsManagerClient({});
 const ssm = new SSMClient({});
 
-export async function handler(event) {
-  const p = event.ResourceProperties;
-  if (event.RequestType === "Delete") {
+export const handler = makeHandler({
+  async getSecret(arn) {
+    const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+    return SecretString;
+  },
+  async putSecureString(name, value, keyId) {
+    await ssm.send(new PutParameterCommand({ Name: name, Type: "SecureString", KeyId: keyId, Value: value, Overwrite: true }));
+  },
+  async deleteParameter(name) {
     try {
-      await ssm.send(new DeleteParameterCommand({ Name: event.PhysicalResourceId }));
+      await ssm.send(new DeleteParameterCommand({ Name: name }));
+      return true;
     } catch (err) {
-      if (err.name !== "ParameterNotFound") throw err;
+      if (err.name === "ParameterNotFound") return false;
+      throw err;
     }
-    return { PhysicalResourceId: event.PhysicalResourceId };
-  }
-  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: p.SecretArn }));
-  let secret = SecretString;
-  if (p.SecretField) {
-    secret = JSON.parse(SecretString)[p.SecretField];
-  }
-  if (typeof secret !== "string" || secret === "") {
-    // Name the field, never the value.
-    throw new Error(`secret ${p.SecretArn} has no ${p.SecretField ? `field ${p.SecretField}` : "value"}`);
-  }
-  const value = p.Template ? p.Template.split("{{secret}}").join(encodeURIComponent(secret)) : secret;
-  await ssm.send(new PutParameterCommand({
-    Name: p.Name,
-    Type: "SecureString",
-    KeyId: p.KeyId,
-    Value: value,
-    Overwrite: true,
-  }));
-  // A new Name is a new physical id: CloudFormation then deletes the old one.
-  return { PhysicalResourceId: p.Name };
-}
+  },
+});
