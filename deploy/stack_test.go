@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -23,6 +24,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The CDK's Go bindings run its JavaScript in a node child process.
+	if _, err := exec.LookPath("node"); err != nil {
+		fmt.Fprintln(os.Stderr, "deploy tests need Node.js (node on PATH):", err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "xkcdapp-cdk-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
