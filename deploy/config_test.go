@@ -88,3 +88,36 @@ func TestTheZoneApexIsAllowed(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestWithAccount(t *testing.T) {
+	const offline = "123456789012"
+	cfg := testConfig()
+	cfg.Account = ""
+	for _, tc := range []struct {
+		name, given, credentials, zone string
+		want, err                      string
+	}{
+		{"offline synth", "", "", placeholderZoneID, offline, ""},
+		{"credentials", "", "111111111111", "Z0123456789ABCDEFGHIJ", "111111111111", ""},
+		{"given wins", "222222222222", "111111111111", "Z0123456789ABCDEFGHIJ", "222222222222", ""},
+		{"real account, placeholder zone", "", "111111111111", placeholderZoneID, "", "placeholders"},
+		{"given account, placeholder zone", "222222222222", "", placeholderZoneID, "", "placeholders"},
+	} {
+		c := cfg
+		c.Account, c.HostedZoneID = tc.given, tc.zone
+		got, err := withAccount(c, tc.credentials, offline)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: error %v, want one about %s", tc.name, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err == "" && got.Account != tc.want:
+			t.Errorf("%s: account %s, want %s", tc.name, got.Account, tc.want)
+		}
+	}
+	c := cfg
+	c.Region = ""
+	if _, err := withAccount(c, "", offline); err == nil || !strings.Contains(err.Error(), "context region") {
+		t.Errorf("no region: error %v", err)
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -18,38 +19,38 @@ func main() {
 	app := awscdk.NewApp(nil)
 	get := func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }
 	cfg, err := FromContext(get)
+	if err == nil {
+		offline, _ := get("offlineAccount").(string)
+		cfg, err = withAccount(cfg, os.Getenv("CDK_DEFAULT_ACCOUNT"), offline)
+	}
 	if err != nil {
-		fail(err.Error())
-	}
-	// The account is the one given, or that of the credentials in use, or
-	// without any (an offline synth) a placeholder. The region is a choice
-	// made in cdk.json (or -c region=...), not whatever the shell's profile
-	// says.
-	offline, _ := get("offlineAccount").(string)
-	cfg.Account = first(cfg.Account, os.Getenv("CDK_DEFAULT_ACCOUNT"), offline)
-	if cfg.Region == "" {
-		fail("context region: not set (cdk.json sets it)")
-	}
-	// A real account with the placeholder names would fail half-way
-	// through a deploy, at the certificate: stop now instead.
-	if cfg.Account != offline && cfg.HostedZoneID == placeholderZoneID {
-		fail("context domainName, hostedZoneName, hostedZoneId: still cdk.json's placeholders; set your own (docs/DEPLOY.md, step 2)")
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	NewStack(app, cfg)
 	app.Synth(nil)
 }
 
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, msg)
-	os.Exit(2)
-}
-
-// first is the first of values that is set.
-func first(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
+// withAccount settles the account: the one given, or that of the
+// credentials in use (credentials), or without any, an offline synth, the
+// placeholder (offline). The region is a choice made in cdk.json, not
+// whatever the shell's profile says.
+func withAccount(cfg Config, credentials, offline string) (Config, error) {
+	for _, a := range []string{cfg.Account, credentials, offline} {
+		if a != "" {
+			cfg.Account = a
+			break
 		}
 	}
-	return ""
+	switch {
+	case cfg.Account == "":
+		return cfg, errors.New("context account: not set, and no credentials say it (cdk.json sets offlineAccount for synth without them)")
+	case cfg.Region == "":
+		return cfg, errors.New("context region: not set (cdk.json sets it)")
+	case cfg.Account != offline && cfg.HostedZoneID == placeholderZoneID:
+		// A real account with the placeholder names would fail half-way
+		// through a deploy, at the certificate: stop now instead.
+		return cfg, errors.New("context domainName, hostedZoneName, hostedZoneId: still cdk.json's placeholders; set your own (docs/DEPLOY.md, step 2)")
+	}
+	return cfg, nil
 }
