@@ -24,7 +24,7 @@ type Config struct {
 	Arm64             bool // Graviton tasks: about 20% cheaper; the image is then built for linux/arm64
 	DesiredCount      int  // tasks at deploy time, and the floor of autoscaling
 	MaxCount          int  // the ceiling of autoscaling
-	RequestsPerTarget int  // per minute: the request-count scaling target
+	RequestsPerTarget int  // per task per minute: the request-count scaling target; 0: RequestTarget's default
 
 	DatabaseInstanceType string // e.g. t4g.micro
 	DatabaseStorageGiB   int
@@ -49,7 +49,6 @@ func Defaults() Config {
 		TaskMemoryMiB:        1024,
 		DesiredCount:         2,
 		MaxCount:             10,
-		RequestsPerTarget:    60000,
 		DatabaseInstanceType: "t4g.micro",
 		DatabaseStorageGiB:   20,
 		DatabaseMaxConns:     6,
@@ -171,8 +170,8 @@ func (c Config) Validate() error {
 	if c.MaxCount < c.DesiredCount || c.MaxCount > 100 {
 		bad("maxCount", "%d: from desiredCount (%d) to 100", c.MaxCount, c.DesiredCount)
 	}
-	if c.RequestsPerTarget < 100 {
-		bad("requestsPerTarget", "%d: at least 100 requests a minute", c.RequestsPerTarget)
+	if c.RequestsPerTarget != 0 && c.RequestsPerTarget < 100 {
+		bad("requestsPerTarget", "%d: at least 100 requests a minute (or 0 for the default)", c.RequestsPerTarget)
 	}
 	if c.DatabaseInstanceType == "" || strings.HasPrefix(c.DatabaseInstanceType, "db.") {
 		bad("databaseInstanceType", "%q: give the class without db., e.g. t4g.micro", c.DatabaseInstanceType)
@@ -203,6 +202,19 @@ var logRetentionDays = map[int]bool{
 	1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true, 90: true,
 	120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
 	1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true,
+}
+
+// RequestTarget is the requests per task per minute that the request-count
+// policy aims at: RequestsPerTarget, or by default 3 a second per CPU unit
+// (1,536 a second for 0.5 vCPU). Under a 0.5-CPU quota the app served
+// about 3,300-3,700 new visitors a second locally (deploy/tasksize.sh),
+// some 7 per CPU unit; less about a fifth for TLS to Postgres and Redis,
+// and 60% of that, to act before CPU runs short.
+func (c Config) RequestTarget() int {
+	if c.RequestsPerTarget > 0 {
+		return c.RequestsPerTarget
+	}
+	return c.TaskCPU * 3 * 60
 }
 
 // SSMPrefix is where the app's settings live: /xkcdapp/<envName>/.

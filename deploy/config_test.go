@@ -35,6 +35,9 @@ func TestFromContextOverlaysDefaults(t *testing.T) {
 	if cfg.DesiredCount != 2 || cfg.DatabaseInstanceType != "t4g.micro" || cfg.LogRetentionDays != 30 {
 		t.Errorf("unset keys lost their defaults: %+v", cfg)
 	}
+	if cfg.RequestTarget() != 1024*3*60 {
+		t.Errorf("request target %d, want 3 a second per CPU unit", cfg.RequestTarget())
+	}
 	if cfg.SSMPrefix() != "/xkcdapp/staging/" || cfg.StackName() != "Xkcdapp-staging" {
 		t.Errorf("prefix %s, stack %s", cfg.SSMPrefix(), cfg.StackName())
 	}
@@ -60,6 +63,7 @@ func TestFromContextNamesEveryBadKey(t *testing.T) {
 		{"databaseStorageGiB", "5", "context databaseStorageGiB"},
 		{"cacheNodeType", "t4g.micro", "context cacheNodeType"},
 		{"natGateways", "0", "context natGateways"},
+		{"requestsPerTarget", "50", "context requestsPerTarget"},
 		{"logRetentionDays", "10", "context logRetentionDays"},
 		{"databaseSslRootCert", "rds.pem", "context databaseSslRootCert"},
 	} {

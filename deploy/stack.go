@@ -205,7 +205,7 @@ func NewStack(scope constructs.Construct, cfg Config) awscdk.Stack {
 		ScaleInCooldown:          awscdk.Duration_Seconds(jsii.Number(scaleInCooldownSeconds)),
 	})
 	scaling.ScaleOnRequestCount(jsii.String("Requests"), &awsecs.RequestCountScalingProps{
-		RequestsPerTarget: jsii.Number(float64(cfg.RequestsPerTarget)),
+		RequestsPerTarget: jsii.Number(float64(cfg.RequestTarget())),
 		TargetGroup:       targetGroup,
 		ScaleOutCooldown:  awscdk.Duration_Seconds(jsii.Number(scaleOutCooldownSeconds)),
 		ScaleInCooldown:   awscdk.Duration_Seconds(jsii.Number(scaleInCooldownSeconds)),

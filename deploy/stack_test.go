@@ -717,7 +717,7 @@ func TestAutoscaling(t *testing.T) {
 			"PolicyType": "TargetTrackingScaling",
 			"TargetTrackingScalingPolicyConfiguration": assertions.Match_ObjectLike(&map[string]any{
 				"PredefinedMetricSpecification": assertions.Match_ObjectLike(&map[string]any{"PredefinedMetricType": "ALBRequestCountPerTarget"}),
-				"TargetValue":                   s.cfg.RequestsPerTarget,
+				"TargetValue":                   s.cfg.RequestTarget(),
 				"ScaleOutCooldown":              60,
 				"ScaleInCooldown":               300,
 			}),
@@ -726,6 +726,10 @@ func TestAutoscaling(t *testing.T) {
 			t.Errorf("%d scaling policies, want 2", n)
 		}
 	}
+	// By default, 3 requests a second per CPU unit of the task.
+	defaults(t).has(t, "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
+		"TargetTrackingScalingPolicyConfiguration": assertions.Match_ObjectLike(&map[string]any{"TargetValue": 512 * 3 * 60}),
+	})
 }
 
 func TestLogRetention(t *testing.T) {
