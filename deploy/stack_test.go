@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -459,11 +460,10 @@ func TestNetwork(t *testing.T) {
 				t.Errorf("data subnet %s, want the isolated ones", sn)
 			}
 		}
-		for id, r := range s.byType("AWS::EC2::Route") {
+		for id := range s.byType("AWS::EC2::Route") {
 			if strings.Contains(id, "data") {
 				t.Errorf("isolated subnet has route %s", id)
 			}
-			_ = r
 		}
 	}
 }
@@ -582,7 +582,7 @@ func TestTaskDefinition(t *testing.T) {
 			"DATABASE_MAX_CONNS":   fmt.Sprint(s.cfg.DatabaseMaxConns),
 			"LOG_FORMAT":           "json",
 		}
-		if !mapsEqual(env, want) {
+		if !maps.Equal(env, want) {
 			t.Errorf("environment %v, want %v (secrets come from SSM, never the task definition)", env, want)
 		}
 		if c["Secrets"] != nil {
@@ -603,18 +603,6 @@ func TestTaskDefinition(t *testing.T) {
 			t.Errorf("image %s, want the CDK asset repository", img)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestImageIsBuiltFromTheRepository(t *testing.T) {
@@ -818,7 +806,7 @@ func TestSettingsInSSM(t *testing.T) {
 			prefix + "DATABASE_NAME": "xkcdapp",
 			prefix + "DATABASE_USER": "xkcdapp",
 		}
-		if !mapsEqual(plain, want) {
+		if !maps.Equal(plain, want) {
 			t.Errorf("String parameters %v, want %v", plain, want)
 		}
 		secure := map[string]string{}
@@ -832,7 +820,7 @@ func TestSettingsInSSM(t *testing.T) {
 			prefix + "DATABASE_PASSWORD": ref(attachID) + " password ",
 			prefix + "REDIS_URL":         ref(tokenID) + "  rediss://:{{secret}}@" + getAtt(cacheID, "PrimaryEndPoint.Address") + ":" + getAtt(cacheID, "PrimaryEndPoint.Port"),
 		}
-		if !mapsEqual(secure, wantSecure) {
+		if !maps.Equal(secure, wantSecure) {
 			t.Errorf("SecureString parameters %v, want %v", secure, wantSecure)
 		}
 		// The copying Lambda may write only under the prefix and read only
