@@ -34,10 +34,10 @@ bench: ## micro-benchmarks: render, random pick, counter, whole requests
 load: ## hey against the real server, real Postgres and a fake upstream
 	./bench/load.sh
 
-synth: ## the AWS stack's CloudFormation template, offline, into deploy/cdk.out (docs/DEPLOY.md)
-	cd deploy && npm ci --no-audit --no-fund && npx cdk synth --quiet
-
 htmx: ## vendor htmx from the npm package; then update static/README.md
 	cd $$(mktemp -d) && npm pack --silent htmx.org@$(HTMX_VERSION) && \
 	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js
 	sha256sum static/htmx.min.js
+
+synth: ## the AWS stack's CloudFormation template, offline, into deploy/cdk.out (docs/DEPLOY.md)
+	cd deploy && npm ci --no-audit --no-fund && npx cdk synth --quiet
