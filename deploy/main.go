@@ -25,6 +25,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		jsii.Close() // os.Exit skips the deferred one: it removes the runtime's temporary files
 		os.Exit(2)
 	}
 	NewStack(app, cfg)
