@@ -1,5 +1,5 @@
 # The README's commands, and the chores around them.
-.PHONY: run demo test check generate bench load htmx image
+.PHONY: run demo test check generate bench load htmx image synth
 
 HTMX_VERSION ?= 4.0.1
 
@@ -12,9 +12,10 @@ demo: ## the app against a local fake xkcd, for machines without internet
 	trap 'kill $$!' EXIT; \
 	XKCD_BASE_URL=http://127.0.0.1:8001 LOG_FORMAT=text bin/xkcdapp
 
-test: ## every test: unit, real Postgres, real Chromium
+test: ## every test: unit, real Postgres, real Chromium; the AWS stack's assertions (needs node)
 	./scripts/services.sh
 	go test -race -count=1 ./...
+	cd deploy && go test -count=1 ./... && node --test secureparam/
 
 check: ## what CI checks besides the tests
 	go tool templ generate
@@ -22,6 +23,7 @@ check: ## what CI checks besides the tests
 	test -z "$$(gofmt -l .)"
 	go vet ./...
 	go tool staticcheck ./...
+	cd deploy && go vet ./...
 
 generate:
 	go tool templ generate
@@ -39,3 +41,6 @@ htmx: ## vendor htmx from the npm package; then update static/README.md
 	cd $$(mktemp -d) && npm pack --silent htmx.org@$(HTMX_VERSION) && \
 	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js
 	sha256sum static/htmx.min.js
+
+synth: ## the AWS stack's CloudFormation template, offline, into deploy/cdk.out (docs/DEPLOY.md)
+	cd deploy && npm ci --no-audit --no-fund && npx cdk synth --quiet
