@@ -1,9 +1,11 @@
 package store
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Actions recorded in the audit log.
@@ -60,13 +62,21 @@ type CountPage struct {
 	Total int
 }
 
-// searchNum is the comic number search names, 0 for none.
+// searchNum is the comic number search names, 0 for none. A number past
+// what the num columns (integer) hold names no comic: Postgres would
+// refuse the query rather than match nothing.
 func searchNum(search string) int {
 	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(search), "#"))
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || n > math.MaxInt32 {
 		return 0
 	}
 	return n
+}
+
+// unmatchable reports whether search is text no title can hold: not
+// UTF-8, or with a NUL, which Postgres refuses outright.
+func unmatchable(search string) bool {
+	return !utf8.ValidString(search) || strings.ContainsRune(search, 0)
 }
 
 // limitOf bounds a page's size.

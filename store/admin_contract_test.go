@@ -210,6 +210,10 @@ func testAdminStore(t *testing.T, newStore func(t *testing.T) AdminStore) {
 			{"percent is no wildcard", store.CountQuery{Search: "%", Sort: store.SortNum, Limit: 10}, []int{100}, 1},
 			{"underscore is no wildcard", store.CountQuery{Search: "e_p", Sort: store.SortNum, Limit: 10}, []int{100}, 1},
 			{"nothing matches", store.CountQuery{Search: "zebra", Sort: store.SortNum, Limit: 10}, nil, 0},
+			{"a number past any comic's", store.CountQuery{Search: "#4294967297", Sort: store.SortNum, Limit: 10}, nil, 0},
+			{"a long number", store.CountQuery{Search: "99999999999", Sort: store.SortNum, Limit: 10}, nil, 0},
+			{"a NUL matches nothing", store.CountQuery{Search: "Pi\x00", Sort: store.SortNum, Limit: 10}, nil, 0},
+			{"bytes that are not UTF-8 match nothing", store.CountQuery{Search: "\xff", Sort: store.SortNum, Limit: 10}, nil, 0},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

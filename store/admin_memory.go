@@ -57,6 +57,9 @@ func (m *Memory) ViewCounts(_ context.Context, q CountQuery) (CountPage, error) 
 		return CountPage{}, fmt.Errorf("store: view counts: unknown sort %q", q.Sort)
 	}
 	search := strings.TrimSpace(q.Search)
+	if unmatchable(search) {
+		return CountPage{}, nil
+	}
 	num, part := searchNum(search), strings.ToLower(search)
 	m.mu.Lock()
 	var rows []ComicCount

@@ -81,6 +81,9 @@ func (p *Postgres) ViewCounts(ctx context.Context, q CountQuery) (CountPage, err
 		return CountPage{}, fmt.Errorf("store: view counts: unknown sort %q", q.Sort)
 	}
 	search := strings.TrimSpace(q.Search)
+	if unmatchable(search) {
+		return CountPage{}, nil
+	}
 	// ILIKE would read % and _ in the search as wildcards.
 	pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(search) + "%"
 	const from = `
