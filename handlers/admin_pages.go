@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -72,6 +75,12 @@ func pageParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// printable reports whether s is UTF-8 text without control characters:
+// nothing typed in a search box is otherwise.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
 // pages is how many pages total rows make, at least one.
 func pages(total, per int) int { return max(1, (total+per-1)/per) }
 
@@ -81,6 +90,9 @@ func (s *server) adminCounts(w http.ResponseWriter, r *http.Request) error {
 	v := views.CountsView{Search: q.Get("q"), Sort: q.Get("sort")}
 	if len(v.Search) > maxSearchLen {
 		return badRequest(fmt.Sprintf("A search may be up to %d characters.", maxSearchLen))
+	}
+	if !printable(v.Search) {
+		return badRequest("A search may hold only printable text.")
 	}
 	switch v.Sort {
 	case "":

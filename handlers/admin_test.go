@@ -577,6 +577,7 @@ func TestAdminCounts(t *testing.T) {
 		for _, target := range []string{
 			"/admin/views?page=0", "/admin/views?page=-1", "/admin/views?page=x", "/admin/views?page=10001",
 			"/admin/views?page=1.5", "/admin/views?sort=title", "/admin/views?q=" + strings.Repeat("a", 101),
+			"/admin/views?q=Pi%00", "/admin/views?q=%FF", "/admin/views?q=a%0Ab",
 			"/admin/audit?page=0", "/admin/audit?page=abc",
 		} {
 			assertProblem(t, v.get(t, target, nil), http.StatusBadRequest)
