@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -17,18 +16,21 @@ func (p *Postgres) SetViews(ctx context.Context, num int, views int64, actor str
 	}
 	var old int64
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		// The row lock orders this change with the counter's batches.
-		err := tx.QueryRow(ctx, `SELECT view_count FROM comic_views WHERE num = $1 FOR UPDATE`, num).Scan(&old)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		// Lock the row, made if need be, before reading the old count: a
+		// SELECT ... FOR UPDATE alone would not see a first row another
+		// writer has yet to commit, and would record 0 for what it replaced.
+		// The lock also orders this change with the counter's batches.
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO comic_views AS v (num, view_count) VALUES ($1, 0)
+			ON CONFLICT (num) DO UPDATE SET view_count = v.view_count
+			RETURNING view_count`, num).Scan(&old); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO comic_views AS v (num, view_count) VALUES ($1, $2)
-			ON CONFLICT (num) DO UPDATE SET view_count = excluded.view_count, updated_at = now()`,
+		if _, err := tx.Exec(ctx, `UPDATE comic_views SET view_count = $2, updated_at = now() WHERE num = $1`,
 			num, views); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
+		_, err := tx.Exec(ctx, `
 			INSERT INTO admin_audit (actor, action, comic, old_views, new_views)
 			VALUES ($1, $2, $3, $4, $5)`, actor, ActionSetViews, num, old, views)
 		return err
