@@ -157,6 +157,30 @@ func TestSignInLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("per IPv6 /64", func(t *testing.T) {
+		// One subscriber's network holds countless addresses: an attempt
+		// from each must not get a fresh allowance.
+		g := newGuard(t, Limits{PerIP: 2, PerUser: 100, Window: time.Hour})
+		for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+			if err := g.SignIn(t.Context(), ip, "operator", "wrong"); !errors.Is(err, ErrWrongCredentials) {
+				t.Fatalf("attempt %d: got %v, want ErrWrongCredentials", i+1, err)
+			}
+		}
+		var limited *LimitedError
+		if err := g.SignIn(t.Context(), "2001:db8:1:2::abcd", "operator", "right password"); !errors.As(err, &limited) {
+			t.Errorf("third attempt from the same /64: got %v, want a LimitedError", err)
+		}
+		if err := g.SignIn(t.Context(), "2001:db8:1:3::1", "operator", "right password"); err != nil {
+			t.Errorf("another /64: got %v, want nil", err)
+		}
+		// An IPv4 address written as IPv6 is the IPv4 address.
+		g = newGuard(t, Limits{PerIP: 1, PerUser: 100, Window: time.Hour})
+		g.SignIn(t.Context(), "192.0.2.1", "operator", "wrong")
+		if err := g.SignIn(t.Context(), "::ffff:192.0.2.1", "operator", "right password"); !errors.As(err, &limited) {
+			t.Errorf("the same IPv4 address mapped to IPv6: got %v, want a LimitedError", err)
+		}
+	})
+
 	t.Run("per username, whatever the address", func(t *testing.T) {
 		g := newGuard(t, Limits{PerIP: 100, PerUser: 2, Window: time.Hour})
 		g.SignIn(t.Context(), "192.0.2.1", "operator", "wrong")
