@@ -49,6 +49,14 @@ func TestHashPassword(t *testing.T) {
 	if _, err := HashPassword("short"); err == nil {
 		t.Error("HashPassword of 5 characters: got nil, want an error")
 	}
+	// The sign-in form takes no more than MaxPasswordLen: a longer
+	// password could be hashed but never typed in.
+	if _, err := HashPassword(strings.Repeat("x", MaxPasswordLen+1)); err == nil {
+		t.Errorf("HashPassword of %d characters: got nil, want an error", MaxPasswordLen+1)
+	}
+	if _, err := HashPassword(strings.Repeat("é", MaxPasswordLen/2)); err != nil {
+		t.Errorf("HashPassword of %d bytes: %v", MaxPasswordLen, err)
+	}
 }
 
 func TestParseHashRefuses(t *testing.T) {

@@ -33,8 +33,13 @@ const (
 	maxLanes     = 16
 )
 
-// MinPasswordLen is the shortest password HashPassword accepts.
-const MinPasswordLen = 8
+// The shortest and longest passwords HashPassword accepts, in bytes. The
+// sign-in form takes up to MaxPasswordLen characters: a longer password
+// could be hashed, but never typed in.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
 
 // Hash is a parsed argon2id hash in the PHC string format:
 // $argon2id$v=19$m=65536,t=2,p=1$<salt>$<key>, both unpadded base64.
@@ -50,6 +55,9 @@ type Hash struct {
 func HashPassword(password string) (string, error) {
 	if len(password) < MinPasswordLen {
 		return "", fmt.Errorf("admin: a password needs at least %d characters", MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return "", fmt.Errorf("admin: a password may have at most %d bytes, what the sign-in form takes", MaxPasswordLen)
 	}
 	h := Hash{memory: hashMemoryKiB, passes: hashPasses, lanes: hashLanes, salt: make([]byte, saltLen)}
 	rand.Read(h.salt)

@@ -2,6 +2,7 @@ package views
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 
+	"github.com/xkcdapp/xkcdapp/admin"
 	"github.com/xkcdapp/xkcdapp/store"
 )
 
@@ -30,6 +32,9 @@ func TestAdminSignInPage(t *testing.T) {
 	}
 	if got := one(t, doc, "#sign-in-password").AttrOr("type", ""); got != "password" {
 		t.Errorf("password field type: got %q, want password", got)
+	}
+	if got, want := one(t, doc, "#sign-in-password").AttrOr("maxlength", ""), strconv.Itoa(admin.MaxPasswordLen); got != want {
+		t.Errorf("password field maxlength: got %q, want %q, the longest password a hash is made of", got, want)
 	}
 	if got := one(t, doc, "#sign-in-error").Text(); got != "Wrong username or password." {
 		t.Errorf("error: got %q", got)

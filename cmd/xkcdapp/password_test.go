@@ -31,13 +31,13 @@ func TestHashPassword(t *testing.T) {
 		t.Errorf("config with the printed hash: %v", err)
 	}
 
-	for _, in := range []string{"", "\n", "short\n"} {
+	for _, in := range []string{"", "\n", "short\n", strings.Repeat("long", 2000) + "\n"} {
 		stdout.Reset()
 		if err := hashPassword(strings.NewReader(in), &stdout, &stderr); err == nil {
-			t.Errorf("hash-password of %q: got nil, want an error", in)
+			t.Errorf("hash-password of %.20q: got nil, want an error", in)
 		}
 		if stdout.Len() != 0 {
-			t.Errorf("hash-password of %q printed %q, want nothing", in, stdout.String())
+			t.Errorf("hash-password of %.20q printed %q, want nothing", in, stdout.String())
 		}
 	}
 }
