@@ -88,7 +88,7 @@ func (s *server) operator(r *http.Request) string {
 func (s *server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.operator(r) == "" {
-			if r.Method == http.MethodGet && !isFragment(r) {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !isFragment(r) {
 				http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 				return
 			}

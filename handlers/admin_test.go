@@ -316,7 +316,14 @@ func TestAdminSignedOut(t *testing.T) {
 	for _, target := range []string{"/admin/sign-out", "/admin/sync", "/admin/views/3"} {
 		assertProblem(t, v.post(t, target, url.Values{"views": {"0"}}), http.StatusUnauthorized)
 	}
-	w := v.get(t, "/admin/views", htmx)
+	// HEAD answers as GET does, as on every other page.
+	assertStatus(t, v.send(t, http.MethodHead, "/admin/", nil, nil, ""), http.StatusOK)
+	w := v.send(t, http.MethodHead, "/admin/audit", nil, nil, "")
+	assertStatus(t, w, http.StatusSeeOther)
+	if got := w.Header().Get("Location"); got != "/admin/" {
+		t.Errorf("HEAD /admin/audit signed out: Location %q, want /admin/", got)
+	}
+	w = v.get(t, "/admin/views", htmx)
 	assertStatus(t, w, http.StatusUnauthorized)
 	assertFragment(t, w)
 	if got := a.auditActions(t); len(got) != 0 {

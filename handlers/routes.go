@@ -36,9 +36,10 @@ func (s *server) routes() http.Handler {
 		r.Post("/history/clear", s.handle(s.clearHistory))
 	})
 
-	// The admin console: 404 unless configured, never cached.
+	// The admin console: 404 unless configured, never cached. A mounted
+	// router matches HEAD for itself: the GetHead above cannot see its routes.
 	r.Route("/admin", func(r chi.Router) {
-		r.Use(s.adminOnly, s.loadSession)
+		r.Use(middleware.GetHead, s.adminOnly, s.loadSession)
 		r.Get("/", s.handle(s.adminHome))
 		r.Post("/sign-in", s.handle(s.adminSignIn))
 		r.Group(func(r chi.Router) {
