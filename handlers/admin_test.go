@@ -573,10 +573,14 @@ func TestAdminCounts(t *testing.T) {
 		if n := doc.Find("#page-next").Length(); n != 0 {
 			t.Errorf("last page: got %d links to a next page, want none", n)
 		}
-		w = bv.get(t, "/admin/views?page=4", nil)
+		w = bv.get(t, "/admin/views?page=9", nil)
 		assertStatus(t, w, http.StatusOK)
-		if got := parse(t, w).Find("#counts tr[data-num]").Length(); got != 0 {
-			t.Errorf("page 4 of 3: got %d rows, want none", got)
+		doc = parse(t, w)
+		if got := doc.Find("#counts tr[data-num]").Length(); got != 0 {
+			t.Errorf("page 9 of 3: got %d rows, want none", got)
+		}
+		if got := one(t, doc, "#page-prev").AttrOr("href", ""); got != "/admin/views?page=3" {
+			t.Errorf("page 9 of 3: previous page link %q, want the last page, /admin/views?page=3", got)
 		}
 	})
 
