@@ -70,14 +70,17 @@ if (shown && location.pathname === "/") {
 
 // After a swap, keep keyboard focus somewhere useful (the link or button
 // pressed may be gone, as "Previous" is on comic 1, or "Clear history"
-// once cleared) and tell screen readers which comic arrived.
+// once cleared): on what the swap asks to be read next ([data-focus], as
+// a question to confirm), else on the title; and tell screen readers
+// which comic arrived.
 document.addEventListener("htmx:after:swap", () => {
   const focused = document.activeElement;
   const lost = !focused || focused === document.body || !focused.isConnected;
   const comic = document.getElementById("comic");
   const title = document.getElementById("comic-title") || document.getElementById("page-title");
-  if (lost && title) {
-    title.focus({ preventScroll: true });
+  const next = document.querySelector("[data-focus]") || title;
+  if (lost && next) {
+    next.focus({ preventScroll: true });
   }
   const announce = document.getElementById("announce");
   if (comic && title && announce) {

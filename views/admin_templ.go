@@ -1259,7 +1259,7 @@ func ComicCount(a Admin, v ComicCountView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "\"><p class=\"note\" id=\"confirm-question\">Set the views of comic #")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "\"><p class=\"note\" id=\"confirm-question\" tabindex=\"-1\" data-focus>Set the views of comic #")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

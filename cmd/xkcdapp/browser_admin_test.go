@@ -106,6 +106,10 @@ func adminResetsComic12(t *testing.T, ctx context.Context, app *testApp, js bool
 		t.Errorf("confirmation: got %q, want it to say from 3 to 0", got)
 	}
 	if js {
+		// The button pressed is gone: focus goes to the question asked.
+		waitFor(t, 10*time.Second, "focus on the question", func() bool {
+			return evaluate[string](t, ctx, `document.activeElement.id`) == "confirm-question"
+		})
 		evaluate[bool](t, ctx, `(window.__samePage = true)`)
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-yes")), chromedp.WaitVisible(chromedp.ID("new-views"))); err != nil {
