@@ -289,4 +289,14 @@ func TestLimiterBounded(t *testing.T) {
 	if len(l.keys) > maxKeys {
 		t.Errorf("keys held: got %d, want at most %d", len(l.keys), maxKeys)
 	}
+	// A flood of newcomers walks the full limiter once, not once each:
+	// no key can expire before the oldest does.
+	for i := range 1000 {
+		if wait, ok := l.Take("newcomer " + strconv.Itoa(i)); ok || wait <= 0 || wait > time.Hour {
+			t.Fatalf("newcomer %d on a full limiter: got (%v, %v), want refused until the oldest key expires", i, wait, ok)
+		}
+	}
+	if l.sweeps != 1 {
+		t.Errorf("sweeps of the full limiter for 1001 newcomers: got %d, want 1", l.sweeps)
+	}
 }

@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // BenchmarkCheck is one password check at the parameters HashPassword
@@ -25,5 +27,23 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkLimiterFull is an attempt from a new address while the limiter
+// is full of live ones, as in a flood from many addresses: what each such
+// refusal costs.
+func BenchmarkLimiterFull(b *testing.B) {
+	l := NewLimiter(1, time.Hour)
+	for i := range maxKeys {
+		l.Take(strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, ok := l.Take("new " + strconv.Itoa(i)); ok {
+			b.Fatal("a new key on a full limiter: allowed, want refused")
+		}
 	}
 }

@@ -16,6 +16,11 @@ type Limiter struct {
 
 	mu   sync.Mutex
 	keys map[string]*attempts
+	// freeAt is when the oldest key, as of the last sweep, expires: a full
+	// limiter does not sweep again before, so that a flood of new keys
+	// costs a map lookup each, not a walk of every key under the lock.
+	freeAt time.Time
+	sweeps int
 }
 
 type attempts struct {
@@ -40,10 +45,13 @@ func (l *Limiter) Take(key string) (wait time.Duration, ok bool) {
 	}
 	if a == nil {
 		if len(l.keys) >= maxKeys {
+			if now.Before(l.freeAt) {
+				return l.freeAt.Sub(now), false
+			}
 			l.sweep(now)
 			if len(l.keys) >= maxKeys {
 				// Flooded with keys: refuse newcomers rather than grow.
-				return l.window, false
+				return l.freeAt.Sub(now), false
 			}
 		}
 		a = &attempts{start: now}
@@ -72,11 +80,17 @@ func (l *Limiter) Forgive(key string) {
 	delete(l.keys, key)
 }
 
-// sweep drops the keys whose window has passed; l.mu is held.
+// sweep drops the keys whose window has passed, and notes when the next
+// of the rest does; l.mu is held.
 func (l *Limiter) sweep(now time.Time) {
+	l.sweeps++
+	l.freeAt = now.Add(l.window)
 	for k, a := range l.keys {
-		if now.Sub(a.start) >= l.window {
+		end := a.start.Add(l.window)
+		if !now.Before(end) {
 			delete(l.keys, k)
+		} else if end.Before(l.freeAt) {
+			l.freeAt = end
 		}
 	}
 }
