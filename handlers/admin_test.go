@@ -331,6 +331,53 @@ func TestAdminSignedOut(t *testing.T) {
 	}
 }
 
+// TestAdminNeverCached: every admin answer, refusals and redirects too, is
+// kept out of caches, signed in or not.
+func TestAdminNeverCached(t *testing.T) {
+	a := newAdminApp(t, roomy)
+	out := a.visitor()
+	in := a.visitor()
+	in.view(t, 4)
+	in.signIn(t)
+	token := in.csrf(t)
+	tests := []struct {
+		name   string
+		v      *visitor
+		method string
+		target string
+		form   url.Values
+		h      http.Header
+		want   int
+	}{
+		{"sign-in page", out, http.MethodGet, "/admin/", nil, nil, http.StatusOK},
+		{"HEAD", out, http.MethodHead, "/admin/", nil, nil, http.StatusOK},
+		{"to the sign-in", out, http.MethodGet, "/admin/audit", nil, nil, http.StatusSeeOther},
+		{"signed out, htmx", out, http.MethodGet, "/admin/views", nil, htmx, http.StatusUnauthorized},
+		{"wrong password", out, http.MethodPost, "/admin/sign-in", url.Values{"user": {operator}, "password": {"guess"}}, sameOrigin, http.StatusUnauthorized},
+		{"signed in", out, http.MethodPost, "/admin/sign-in", url.Values{"user": {operator}, "password": {password}}, sameOrigin, http.StatusSeeOther},
+		{"cross-site", in, http.MethodPost, "/admin/sync", url.Values{"csrf": {token}}, header("Sec-Fetch-Site", "cross-site"), http.StatusForbidden},
+		{"no form token", in, http.MethodPost, "/admin/views/4", url.Values{"views": {"1"}}, sameOrigin, http.StatusForbidden},
+		{"bad count", in, http.MethodPost, "/admin/views/4", url.Values{"csrf": {token}, "views": {"x"}}, sameOrigin, http.StatusBadRequest},
+		{"count set", in, http.MethodPost, "/admin/views/4", url.Values{"csrf": {token}, "views": {"1"}}, sameOrigin, http.StatusSeeOther},
+		{"count set, htmx", in, http.MethodPost, "/admin/views/4", url.Values{"csrf": {token}, "views": {"2"}}, htmxSameOrigin, http.StatusOK},
+		{"confirmation", in, http.MethodGet, "/admin/views/4?views=0", nil, nil, http.StatusOK},
+		{"no such comic", in, http.MethodGet, "/admin/views/99999", nil, nil, http.StatusNotFound},
+		{"no such page", in, http.MethodGet, "/admin/nothing", nil, nil, http.StatusNotFound},
+		{"wrong method", in, http.MethodPut, "/admin/views", nil, nil, http.StatusMethodNotAllowed},
+		{"counts", in, http.MethodGet, "/admin/views?q=4", nil, htmx, http.StatusOK},
+		{"audit", in, http.MethodGet, "/admin/audit", nil, nil, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.v.send(t, tt.method, tt.target, tt.form, tt.h, "")
+			assertStatus(t, w, tt.want)
+			if got := w.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("%s %s: Cache-Control %q, want no-store", tt.method, tt.target, got)
+			}
+		})
+	}
+}
+
 // TestAdminCrossSite: every admin action sent by another site is refused
 // and changes nothing; the same request from our own page works and is
 // audited.
