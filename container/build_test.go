@@ -275,6 +275,27 @@ func checkHealth(t *testing.T, bin string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The load balancer's health check, as deploy/ sets it, passes once
+	// the catalog holds comics.
+	path := deployHealthPath(t)
+	for {
+		var last string
+		resp, err := http.Get("http://127.0.0.1:" + port + path)
+		if err != nil {
+			last = err.Error()
+		} else {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			last = resp.Status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the load balancer's health check %s did not answer 200 within 30s (last: %s)\n%s", path, last, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	healthcheck := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
