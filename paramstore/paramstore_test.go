@@ -137,6 +137,24 @@ func TestLoadAccessDenied(t *testing.T) {
 	}
 }
 
+// TestLoadThrottled: many tasks starting at once can exceed SSM's request
+// rate; a throttled call is retried rather than failing the start.
+func TestLoadThrottled(t *testing.T) {
+	isolate(t)
+	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"})
+	fake.Throttle(2)
+	got, err := load(t, fake, "/xkcdapp/prod/")
+	if err != nil {
+		t.Fatalf("Load throttled twice: %v, want the third attempt to succeed", err)
+	}
+	if got["DATABASE_PASSWORD"] != "hunter2" {
+		t.Errorf("Load throttled twice: got names %v, want DATABASE_PASSWORD", got.Names())
+	}
+	if calls := fake.Calls(); calls != 3 {
+		t.Errorf("calls: got %d, want 3", calls)
+	}
+}
+
 func TestNoRegion(t *testing.T) {
 	isolate(t)
 	_, err := paramstore.NewClient(context.Background(), "/xkcdapp/prod/", func(string) string { return "" })

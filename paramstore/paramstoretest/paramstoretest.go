@@ -26,10 +26,11 @@ type Server struct {
 	// PageSize is the most parameters per answer; AWS's own is 10.
 	PageSize int
 
-	mu     sync.Mutex
-	params []Parameter
-	deny   bool
-	calls  int
+	mu       sync.Mutex
+	params   []Parameter
+	deny     bool
+	throttle int
+	calls    int
 }
 
 // NewServer starts a fake holding params, stopped when t ends.
@@ -47,6 +48,14 @@ func (s *Server) Deny() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deny = true
+}
+
+// Throttle makes the next n calls fail as SSM does above its request
+// rate, with a ThrottlingException, which clients are to retry.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
 }
 
 // Calls is how many GetParametersByPath calls were answered.
@@ -89,6 +98,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.throttle > 0 {
+		s.throttle--
+		fail(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		return
+	}
 	if s.deny {
 		fail(w, http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf(
 			"User: arn:aws:sts::123456789012:assumed-role/xkcdapp-task/abc is not authorized to perform: ssm:GetParametersByPath on resource: arn:aws:ssm:eu-west-1:123456789012:parameter%s because no identity-based policy allows the ssm:GetParametersByPath action",
