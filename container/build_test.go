@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -30,7 +31,8 @@ import (
 const imageBudget = 25_000_000
 
 // buildCommand is the Dockerfile's `go build` command line, split into
-// words and expanded as BuildKit would, with VERSION set to version.
+// words and expanded as BuildKit would, with VERSION set to version and
+// the target platform this machine's.
 func buildCommand(t *testing.T, version string) []string {
 	t.Helper()
 	for _, stage := range parseDockerfile(t) {
@@ -39,9 +41,14 @@ func buildCommand(t *testing.T, version string) []string {
 			switch c := c.(type) {
 			case *instructions.ArgCommand:
 				for _, kv := range c.Args {
-					if kv.Key == "VERSION" {
+					switch kv.Key {
+					case "VERSION":
 						env = append(env, "VERSION="+version)
-					} else {
+					case "TARGETOS":
+						env = append(env, "TARGETOS="+runtime.GOOS)
+					case "TARGETARCH":
+						env = append(env, "TARGETARCH="+runtime.GOARCH)
+					default:
 						env = append(env, kv.String())
 					}
 				}
