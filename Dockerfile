@@ -24,9 +24,11 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 
 FROM scratch
 # Time-zone data is inside the binary (time/tzdata); these are the roots
-# TLS needs. The RDS bundle is fetched when the image is built.
+# TLS needs. The RDS bundle is fetched when the image is built, and kept
+# out of /etc/ssl/certs, whose every file Go trusts for every connection:
+# it is for DATABASE_SSLROOTCERT alone.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/rds/global-bundle.pem
 COPY --from=build /out/xkcdapp /xkcdapp
 # nobody's ids, by number: an empty base has no /etc/passwd to name it in.
 USER 65534:65534

@@ -2,6 +2,7 @@ package container
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -113,6 +114,24 @@ func TestDockerfileStages(t *testing.T) {
 	for _, want := range []string{entry.CmdLine[0], "/etc/ssl/certs/ca-certificates.crt"} {
 		if !copied[want] {
 			t.Errorf("final stage does not copy in %s", want)
+		}
+	}
+}
+
+// TestDockerfileRDSBundleApart: Go trusts every certificate in every file
+// of /etc/ssl/certs (and /etc/pki/tls/certs), not only the bundle named
+// ca-certificates.crt. Amazon's RDS CAs belong to DATABASE_SSLROOTCERT
+// alone, not to every TLS connection the app makes (xkcd, SSM, Redis).
+func TestDockerfileRDSBundleApart(t *testing.T) {
+	stages := parseDockerfile(t)
+	final := stages[len(stages)-1]
+	adds := commands[*instructions.AddCommand](final)
+	if len(adds) == 0 {
+		t.Fatal("the final stage ADDs nothing: where is the RDS bundle?")
+	}
+	for _, c := range adds {
+		if dir := path.Dir(c.DestPath); dir == "/etc/ssl/certs" || dir == "/etc/pki/tls/certs" {
+			t.Errorf("ADD %v to %s: a directory Go reads the system's roots from", c.SourcePaths, c.DestPath)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func Defaults() Config {
 		NatGateways:          1,
 		DeletionProtection:   true,
 		LogRetentionDays:     30,
-		DatabaseSSLRootCert:  "/etc/ssl/certs/rds-global-bundle.pem",
+		DatabaseSSLRootCert:  "/etc/ssl/rds/global-bundle.pem",
 		ImageDir:             "..",
 	}
 }
