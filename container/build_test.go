@@ -133,6 +133,35 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
+// TestDockerignoreLocalSecrets: files that may sit in a checkout with
+// secrets in them (compose's .env, a developer's keys) never reach the
+// builder, present or not.
+func TestDockerignoreLocalSecrets(t *testing.T) {
+	f, err := os.Open(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".env", ".env.local", "cmd/.env", "server.key", "certs/client.key", ".aws/credentials"} {
+		if skip, err := ignored.MatchesOrParentMatches(name); err != nil || !skip {
+			t.Errorf(".dockerignore lets %s into the build context", name)
+		}
+	}
+	for _, name := range []string{"go.mod", "cmd/xkcdapp/main.go", "static/htmx.min.js"} {
+		if skip, _ := ignored.MatchesOrParentMatches(name); skip {
+			t.Errorf(".dockerignore keeps %s out of the build context", name)
+		}
+	}
+}
+
 func TestDockerignore(t *testing.T) {
 	ctx := buildContext(t)
 	for _, want := range []string{"go.mod", "go.sum", "cmd/xkcdapp/main.go", "static/htmx.min.js", "migrations/migrations.go"} {
