@@ -155,6 +155,33 @@ func TestLoadThrottled(t *testing.T) {
 	}
 }
 
+// TestRegion: AWS_REGION, else AWS_DEFAULT_REGION (which the SDK itself
+// does not read) is the region calls are signed for.
+func TestRegion(t *testing.T) {
+	isolate(t)
+	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"})
+	for _, tt := range []struct{ region, defaultRegion, want string }{
+		{"eu-central-1", "", "eu-central-1"},
+		{"", "us-east-2", "us-east-2"},
+		{"eu-central-1", "us-east-2", "eu-central-1"},
+	} {
+		env := map[string]string{
+			"AWS_REGION": tt.region, "AWS_DEFAULT_REGION": tt.defaultRegion, "AWS_ENDPOINT_URL_SSM": fake.URL,
+			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		}
+		client, err := paramstore.NewClient(t.Context(), "/xkcdapp/prod/", func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("NewClient: %v", err)
+		}
+		if _, err := paramstore.Load(t.Context(), client, "/xkcdapp/prod/"); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if got := fake.Region(); got != tt.want {
+			t.Errorf("AWS_REGION=%q AWS_DEFAULT_REGION=%q: signed for %q, want %q", tt.region, tt.defaultRegion, got, tt.want)
+		}
+	}
+}
+
 func TestNoRegion(t *testing.T) {
 	isolate(t)
 	_, err := paramstore.NewClient(context.Background(), "/xkcdapp/prod/", func(string) string { return "" })

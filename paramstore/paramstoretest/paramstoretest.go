@@ -31,6 +31,7 @@ type Server struct {
 	deny     bool
 	throttle int
 	calls    int
+	region   string
 }
 
 // NewServer starts a fake holding params, stopped when t ends.
@@ -56,6 +57,13 @@ func (s *Server) Throttle(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = n
+}
+
+// Region is the region the last call was signed for.
+func (s *Server) Region() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.region
 }
 
 // Calls is how many GetParametersByPath calls were answered.
@@ -86,8 +94,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "UnknownOperationException", "unsupported target "+got)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		fail(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed")
+	// Credential=<key id>/<date>/<region>/ssm/aws4_request
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ")
+	_, cred, _ := strings.Cut(auth, "Credential=")
+	cred, _, _ = strings.Cut(cred, ",")
+	scope := strings.Split(cred, "/")
+	if !ok || len(scope) != 5 || scope[3] != "ssm" {
+		fail(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed for ssm")
 		return
 	}
 	var req request
@@ -98,6 +111,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.region = scope[2]
 	if s.throttle > 0 {
 		s.throttle--
 		fail(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
