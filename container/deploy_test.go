@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -120,7 +121,7 @@ func settingLiterals(f ast.Node) []string {
 // readByTheApp reports whether the app reads name: one of its settings,
 // SSM_PREFIX, or the AWS SDK's own (region, endpoint, credentials).
 func readByTheApp(name string) bool {
-	return config.Known(name) || name == "SSM_PREFIX" || regexp.MustCompile(`^AWS_`).MatchString(name)
+	return config.Known(name) || name == "SSM_PREFIX" || strings.HasPrefix(name, "AWS_")
 }
 
 // unreadNames are the setting-shaped literals of a Go source the app
