@@ -183,7 +183,12 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 
 	cfg.XKCDBaseURL = strings.TrimRight(get("XKCD_BASE_URL"), "/")
 	if u, err := url.Parse(cfg.XKCDBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("XKCD_BASE_URL", "%q is not an http(s) URL", cfg.XKCDBaseURL)
+		// Quoted only when it cannot hold a password.
+		if err != nil || u.User != nil {
+			bad("XKCD_BASE_URL", "not an http(s) URL")
+		} else {
+			bad("XKCD_BASE_URL", "%q is not an http(s) URL", cfg.XKCDBaseURL)
+		}
 	}
 
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {

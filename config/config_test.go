@@ -271,6 +271,14 @@ func TestSecretsKeptOut(t *testing.T) {
 			}
 		})
 	}
+	for _, url := range []string{"ftp://xkcd:" + password + "@mirror", "https://xkcd:" + password + "@", "https://xkcd:" + password + "@%zz"} {
+		t.Run("XKCD_BASE_URL "+config.RedactedRedis(url), func(t *testing.T) {
+			_, err := config.Load("xkcdapp serve", nil, getenv(map[string]string{"XKCD_BASE_URL": url}), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "XKCD_BASE_URL") || strings.Contains(err.Error(), password) {
+				t.Errorf("Load error: got %v, want XKCD_BASE_URL named and the password left out", err)
+			}
+		})
+	}
 	for url, want := range map[string]string{
 		"redis://:" + password + "@cache:6379/2":    "redis://cache:6379/2",
 		"rediss://app:" + password + "@cache:6379":  "rediss://cache:6379",

@@ -157,3 +157,52 @@ func TestComposeSecrets(t *testing.T) {
 		t.Errorf("the default password %q does not say it is for local use", v)
 	}
 }
+
+// TestComposePostgresReadyOverTCP: on a fresh volume the postgres image
+// first runs a temporary server that listens on its Unix socket only,
+// while it creates the database. pg_isready without a host asks that
+// socket, so the service would be called healthy, and the app started,
+// before anything listens on TCP. Asking 127.0.0.1 waits for the real one.
+func TestComposePostgresReadyOverTCP(t *testing.T) {
+	p := loadCompose(t)
+	pg := p.Services["postgres"]
+	hc := pg.HealthCheck
+	if hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD" || hc.Test[1] != "pg_isready" {
+		t.Fatalf("postgres healthcheck %q, want [CMD pg_isready ...]", hc.Test)
+	}
+	args := map[string]string{}
+	words := hc.Test[2:]
+	for i := 0; i < len(words); i++ {
+		name, value, ok := strings.Cut(words[i], "=")
+		if !ok && i+1 < len(words) {
+			value = words[i+1]
+			i++
+		}
+		args[name] = value
+	}
+	host := args["-h"] + args["--host"]
+	if host != "127.0.0.1" && host != "localhost" {
+		t.Errorf("postgres healthcheck %q asks host %q, want 127.0.0.1: the Unix socket answers during initialisation", hc.Test, host)
+	}
+	if got, want := args["-U"]+args["--username"], env(pg, "POSTGRES_USER"); got != want {
+		t.Errorf("postgres healthcheck user %q, want POSTGRES_USER %q", got, want)
+	}
+	if got, want := args["-d"]+args["--dbname"], env(pg, "POSTGRES_DB"); got != want {
+		t.Errorf("postgres healthcheck database %q, want POSTGRES_DB %q", got, want)
+	}
+}
+
+// TestComposeAppSettingNames: every variable compose gives the app is one
+// of its settings; config ignores the rest, so a misspelt name would
+// silently leave its setting at the default.
+func TestComposeAppSettingNames(t *testing.T) {
+	app := loadCompose(t).Services["app"]
+	if len(app.Environment) == 0 {
+		t.Fatal("the app has no environment in compose.yaml: nothing to check")
+	}
+	for name := range app.Environment {
+		if !config.Known(name) {
+			t.Errorf("compose.yaml gives the app %s, which is not one of its settings", name)
+		}
+	}
+}

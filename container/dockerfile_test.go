@@ -2,8 +2,10 @@ package container
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +80,12 @@ func TestDockerfileStages(t *testing.T) {
 	if !strings.HasPrefix(stages[0].BaseName, "golang:") {
 		t.Errorf("build stage FROM %s, want the official Go image", stages[0].BaseName)
 	}
+	// Go cross-compiles: the build stage runs on the builder's own
+	// platform, so an arm64 image builds on an x86 machine without
+	// emulation (the final stage runs nothing).
+	if stages[0].Platform != "$BUILDPLATFORM" {
+		t.Errorf("build stage FROM --platform=%q, want $BUILDPLATFORM", stages[0].Platform)
+	}
 	final := stages[len(stages)-1]
 	if final.BaseName != "scratch" && !strings.HasPrefix(final.BaseName, "gcr.io/distroless/static") {
 		t.Errorf("final stage FROM %s, want scratch or distroless static", final.BaseName)
@@ -106,6 +114,24 @@ func TestDockerfileStages(t *testing.T) {
 	for _, want := range []string{entry.CmdLine[0], "/etc/ssl/certs/ca-certificates.crt"} {
 		if !copied[want] {
 			t.Errorf("final stage does not copy in %s", want)
+		}
+	}
+}
+
+// TestDockerfileRDSBundleApart: Go trusts every certificate in every file
+// of /etc/ssl/certs (and /etc/pki/tls/certs), not only the bundle named
+// ca-certificates.crt. Amazon's RDS CAs belong to DATABASE_SSLROOTCERT
+// alone, not to every TLS connection the app makes (xkcd, SSM, Redis).
+func TestDockerfileRDSBundleApart(t *testing.T) {
+	stages := parseDockerfile(t)
+	final := stages[len(stages)-1]
+	adds := commands[*instructions.AddCommand](final)
+	if len(adds) == 0 {
+		t.Fatal("the final stage ADDs nothing: where is the RDS bundle?")
+	}
+	for _, c := range adds {
+		if dir := path.Dir(c.DestPath); dir == "/etc/ssl/certs" || dir == "/etc/pki/tls/certs" {
+			t.Errorf("ADD %v to %s: a directory Go reads the system's roots from", c.SourcePaths, c.DestPath)
 		}
 	}
 }
@@ -195,7 +221,8 @@ func TestDockerfileHoldsNoSecret(t *testing.T) {
 func TestDockerfileBuildFlags(t *testing.T) {
 	cmd := buildCommand(t, "v9.9.9")
 	line := strings.Join(cmd, " ")
-	for _, want := range []string{"CGO_ENABLED=0", " -trimpath ", "-s -w", "-X main.version=v9.9.9", "./cmd/xkcdapp"} {
+	// buildCommand expands TARGETOS and TARGETARCH to this machine's.
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=" + runtime.GOOS, "GOARCH=" + runtime.GOARCH, " -trimpath ", "-s -w", "-X main.version=v9.9.9", "./cmd/xkcdapp"} {
 		if !strings.Contains(" "+line+" ", want) {
 			t.Errorf("build command %q lacks %q", line, want)
 		}

@@ -38,6 +38,9 @@ type Config struct {
 	DatabaseSSLRootCert string // path, inside the image, of the RDS CA bundle
 
 	ImageDir string // the build context of the Dockerfile: the repository
+	// Version is stamped into the image (its VERSION build argument), for
+	// the app's logs and User-Agent; "" leaves the Dockerfile's "dev".
+	Version string
 }
 
 // Defaults are the smallest production: two 0.5 vCPU tasks, a micro
@@ -56,7 +59,7 @@ func Defaults() Config {
 		NatGateways:          1,
 		DeletionProtection:   true,
 		LogRetentionDays:     30,
-		DatabaseSSLRootCert:  "/etc/ssl/certs/rds-global-bundle.pem",
+		DatabaseSSLRootCert:  "/etc/ssl/rds/global-bundle.pem",
 		ImageDir:             "..",
 	}
 }
@@ -118,6 +121,7 @@ func FromContext(get Context) (Config, error) {
 	flag("deletionProtection", &c.DeletionProtection)
 	num("logRetentionDays", &c.LogRetentionDays)
 	str("databaseSslRootCert", &c.DatabaseSSLRootCert)
+	str("version", &c.Version)
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)
 	}
@@ -128,6 +132,8 @@ var (
 	envNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 	dnsPattern     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	zoneIDPattern  = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	// One word of the linker's flags: git describe's output fits.
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
 )
 
 // fargateMemory is the memory each Fargate CPU size allows, in MiB.
@@ -193,6 +199,9 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.DatabaseSSLRootCert, "/") {
 		bad("databaseSslRootCert", "%q is not an absolute path in the image", c.DatabaseSSLRootCert)
+	}
+	if c.Version != "" && !versionPattern.MatchString(c.Version) {
+		bad("version", "%q is not a version such as git describe prints (letters, digits, . _ + -)", c.Version)
 	}
 	return errors.Join(errs...)
 }

@@ -24,12 +24,13 @@ func TestFromContextOverlaysDefaults(t *testing.T) {
 	kv["arm64"] = true
 	kv["maxCount"] = "4"
 	kv["cacheNodeType"] = "cache.t4g.small"
+	kv["version"] = "v1.4.0-2-g1a2b3c4-dirty"
 	cfg, err := FromContext(context(kv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.EnvName != "staging" || cfg.TaskCPU != 1024 || cfg.TaskMemoryMiB != 3072 || !cfg.MultiAZ || !cfg.Arm64 ||
-		cfg.MaxCount != 4 || cfg.CacheNodeType != "cache.t4g.small" {
+		cfg.MaxCount != 4 || cfg.CacheNodeType != "cache.t4g.small" || cfg.Version != "v1.4.0-2-g1a2b3c4-dirty" {
 		t.Errorf("config %+v", cfg)
 	}
 	if cfg.DesiredCount != 2 || cfg.DatabaseInstanceType != "t4g.micro" || cfg.LogRetentionDays != 30 {
@@ -66,6 +67,8 @@ func TestFromContextNamesEveryBadKey(t *testing.T) {
 		{"requestsPerTarget", "50", "context requestsPerTarget"},
 		{"logRetentionDays", "10", "context logRetentionDays"},
 		{"databaseSslRootCert", "rds.pem", "context databaseSslRootCert"},
+		{"version", "v1 beta", "context version"},
+		{"version", "-X main.other=1", "context version"},
 	} {
 		kv := named()
 		kv[tc.key] = tc.val

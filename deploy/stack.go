@@ -414,10 +414,16 @@ func newService(stack awscdk.Stack, cfg Config, vpc awsec2.IVpc, subnets *awsec2
 	// Any period CloudWatch accepts, not only those the enum names.
 	logGroup.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(float64(cfg.LogRetentionDays)))
 
+	// The build context has no .git: the version comes as a build argument.
+	var buildArgs *map[string]*string
+	if cfg.Version != "" {
+		buildArgs = &map[string]*string{"VERSION": jsii.String(cfg.Version)}
+	}
 	task.AddContainer(jsii.String(containerApp), &awsecs.ContainerDefinitionOptions{
 		Image: awsecs.ContainerImage_FromAsset(jsii.String(cfg.ImageDir), &awsecs.AssetImageProps{
-			Exclude:  jsii.Strings(imageExclude...),
-			Platform: platform,
+			Exclude:   jsii.Strings(imageExclude...),
+			Platform:  platform,
+			BuildArgs: buildArgs,
 		}),
 		Essential: jsii.Bool(true),
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{

@@ -62,6 +62,7 @@ func bigConfig() Config {
 	c.MultiAZ, c.NatGateways, c.DeletionProtection = true, 2, false
 	c.LogRetentionDays = 90
 	c.DatabaseSSLRootCert = "/certs/rds.pem"
+	c.Version = "v1.2.3-4-gabcdef0"
 	return c
 }
 
@@ -613,7 +614,10 @@ func TestImageIsBuiltFromTheRepository(t *testing.T) {
 		}
 		var manifest struct {
 			DockerImages map[string]struct {
-				Source struct{ Directory, Platform string }
+				Source struct {
+					Directory, Platform string
+					DockerBuildArgs     map[string]string
+				}
 			}
 		}
 		if err := json.Unmarshal(raw, &manifest); err != nil {
@@ -629,6 +633,13 @@ func TestImageIsBuiltFromTheRepository(t *testing.T) {
 		for _, img := range manifest.DockerImages {
 			if img.Source.Platform != platform {
 				t.Errorf("image platform %s, want %s", img.Source.Platform, platform)
+			}
+			// The version the app reports (logs, User-Agent): the image's
+			// build context has no .git to read it from.
+			if v, ok := img.Source.DockerBuildArgs["VERSION"]; s.cfg.Version == "" && ok {
+				t.Errorf("build argument VERSION=%q without a version in the context, want none (the Dockerfile's default)", v)
+			} else if s.cfg.Version != "" && v != s.cfg.Version {
+				t.Errorf("build argument VERSION=%q, want %q", v, s.cfg.Version)
 			}
 			dir := filepath.Join(s.assets, img.Source.Directory)
 			for _, f := range []string{"Dockerfile", "go.mod", "cmd/xkcdapp"} {

@@ -137,6 +137,51 @@ func TestLoadAccessDenied(t *testing.T) {
 	}
 }
 
+// TestLoadThrottled: many tasks starting at once can exceed SSM's request
+// rate; a throttled call is retried rather than failing the start.
+func TestLoadThrottled(t *testing.T) {
+	isolate(t)
+	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"})
+	fake.Throttle(2)
+	got, err := load(t, fake, "/xkcdapp/prod/")
+	if err != nil {
+		t.Fatalf("Load throttled twice: %v, want the third attempt to succeed", err)
+	}
+	if got["DATABASE_PASSWORD"] != "hunter2" {
+		t.Errorf("Load throttled twice: got names %v, want DATABASE_PASSWORD", got.Names())
+	}
+	if calls := fake.Calls(); calls != 3 {
+		t.Errorf("calls: got %d, want 3", calls)
+	}
+}
+
+// TestRegion: AWS_REGION, else AWS_DEFAULT_REGION (which the SDK itself
+// does not read) is the region calls are signed for.
+func TestRegion(t *testing.T) {
+	isolate(t)
+	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"})
+	for _, tt := range []struct{ region, defaultRegion, want string }{
+		{"eu-central-1", "", "eu-central-1"},
+		{"", "us-east-2", "us-east-2"},
+		{"eu-central-1", "us-east-2", "eu-central-1"},
+	} {
+		env := map[string]string{
+			"AWS_REGION": tt.region, "AWS_DEFAULT_REGION": tt.defaultRegion, "AWS_ENDPOINT_URL_SSM": fake.URL,
+			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		}
+		client, err := paramstore.NewClient(t.Context(), "/xkcdapp/prod/", func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("NewClient: %v", err)
+		}
+		if _, err := paramstore.Load(t.Context(), client, "/xkcdapp/prod/"); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if got := fake.Region(); got != tt.want {
+			t.Errorf("AWS_REGION=%q AWS_DEFAULT_REGION=%q: signed for %q, want %q", tt.region, tt.defaultRegion, got, tt.want)
+		}
+	}
+}
+
 func TestNoRegion(t *testing.T) {
 	isolate(t)
 	_, err := paramstore.NewClient(context.Background(), "/xkcdapp/prod/", func(string) string { return "" })

@@ -65,6 +65,28 @@ func TestRedisOverTLS(t *testing.T) {
 	}
 }
 
+// TestRedisChecksHostName: the certificate must name the host the URL
+// does, as ElastiCache's names its endpoint; a valid certificate for
+// another name is refused.
+func TestRedisChecksHostName(t *testing.T) {
+	ca := tlstest.NewCA(t, "xkcdapp test CA")
+	srv := sessiontest.NewTLSServerNamed(t, ca, "localhost", "auth-token-1")
+	_, port, _ := strings.Cut(srv.Addr, ":")
+
+	named := open(t, "rediss://:auth-token-1@localhost:"+port, session.Options{CAFile: ca.CertFile}, discard)
+	if err := named.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping by the certificate's name: %v, want nil", err)
+	}
+	byAddress := open(t, "rediss://:auth-token-1@127.0.0.1:"+port, session.Options{CAFile: ca.CertFile}, discard)
+	err := byAddress.Ping(t.Context())
+	if err == nil {
+		t.Fatal("Ping by an address the certificate does not name: got nil, want an error")
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("Ping by an address the certificate does not name: got %q, want it to name 127.0.0.1", err)
+	}
+}
+
 func TestBadCAFile(t *testing.T) {
 	notPEM := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(notPEM, []byte("nothing here"), 0o600); err != nil {

@@ -189,3 +189,35 @@ func TestEmptyPrefix(t *testing.T) {
 		t.Errorf("logs do not warn of the empty prefix:\n%s", app.logs)
 	}
 }
+
+// TestBadSettingFromSSM: a bad value read from SSM stops the start with an
+// error that says the setting came from there, since the task's own
+// environment does not show it, and never quotes a secret.
+func TestBadSettingFromSSM(t *testing.T) {
+	isolateAWS(t)
+	ssm := paramstoretest.NewServer(t,
+		paramstoretest.Parameter{Name: "/xkcdapp/test/DATABASE_PORT", Type: "String", Value: "fivefourthreetwo"},
+		paramstoretest.Parameter{Name: "/xkcdapp/test/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"},
+	)
+	env := map[string]string{
+		"SSM_PREFIX":            "/xkcdapp/test/",
+		"AWS_REGION":            "eu-west-1",
+		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
+		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret-key-EXAMPLE",
+		"DATABASE_HOST":         "db.internal",
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"xkcdapp", "migrate"}, func(k string) string { return env[k] }, &out, &out)
+	if err == nil {
+		t.Fatal("run with a bad DATABASE_PORT from SSM: got nil, want an error")
+	}
+	for _, want := range []string{"DATABASE_PORT", "SSM Parameter Store", "/xkcdapp/test/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("run with a bad DATABASE_PORT from SSM: got %q, want it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error()+out.String(), "hunter2") {
+		t.Errorf("a secret reached the output: %q", err)
+	}
+}

@@ -87,6 +87,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil // -h: usage is printed, and asking for it is no failure
 	}
 	if err != nil {
+		if params != nil {
+			// The task's environment does not show these: say where they are.
+			used, _, _ := sortParameters(params, environ)
+			err = fmt.Errorf("%w\n(settings read from SSM Parameter Store under %s: %s)", err, prefix, strings.Join(used, ", "))
+		}
 		return err
 	}
 	log := newLogger(cfg, stdout)
@@ -128,16 +133,9 @@ func readParameters(ctx context.Context, prefix string, getenv func(string) stri
 // are secrets. A name the app does not know is most likely a typo, and a
 // setting the environment also sets is one whose SSM value is unused.
 func logParameters(log *slog.Logger, prefix string, params paramstore.Params, getenv func(string) string) {
-	var used, shadowed []string
-	for _, name := range params.Names() {
-		switch {
-		case !config.Known(name):
-			log.Warn("unknown setting in SSM Parameter Store ignored", "prefix", prefix, "name", name)
-		case strings.TrimSpace(getenv(name)) != "":
-			shadowed = append(shadowed, name)
-		default:
-			used = append(used, name)
-		}
+	used, shadowed, unknown := sortParameters(params, getenv)
+	for _, name := range unknown {
+		log.Warn("unknown setting in SSM Parameter Store ignored", "prefix", prefix, "name", name)
 	}
 	if len(params) == 0 {
 		// Most likely a typo in the prefix: SSM answers an unknown path
@@ -146,6 +144,23 @@ func logParameters(log *slog.Logger, prefix string, params paramstore.Params, ge
 		return
 	}
 	log.Info("settings read from SSM Parameter Store", "prefix", prefix, "names", used, "environment_wins", shadowed)
+}
+
+// sortParameters sorts the parameters' names: settings taken from SSM,
+// settings the environment also sets (whose SSM value is unused), and
+// names that are no setting at all.
+func sortParameters(params paramstore.Params, getenv func(string) string) (used, shadowed, unknown []string) {
+	for _, name := range params.Names() {
+		switch {
+		case !config.Known(name):
+			unknown = append(unknown, name)
+		case strings.TrimSpace(getenv(name)) != "":
+			shadowed = append(shadowed, name)
+		default:
+			used = append(used, name)
+		}
+	}
+	return used, shadowed, unknown
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -26,10 +26,12 @@ type Server struct {
 	// PageSize is the most parameters per answer; AWS's own is 10.
 	PageSize int
 
-	mu     sync.Mutex
-	params []Parameter
-	deny   bool
-	calls  int
+	mu       sync.Mutex
+	params   []Parameter
+	deny     bool
+	throttle int
+	calls    int
+	region   string
 }
 
 // NewServer starts a fake holding params, stopped when t ends.
@@ -47,6 +49,21 @@ func (s *Server) Deny() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deny = true
+}
+
+// Throttle makes the next n calls fail as SSM does above its request
+// rate, with a ThrottlingException, which clients are to retry.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
+}
+
+// Region is the region the last call was signed for.
+func (s *Server) Region() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.region
 }
 
 // Calls is how many GetParametersByPath calls were answered.
@@ -77,8 +94,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "UnknownOperationException", "unsupported target "+got)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		fail(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed")
+	// Credential=<key id>/<date>/<region>/ssm/aws4_request
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ")
+	_, cred, _ := strings.Cut(auth, "Credential=")
+	cred, _, _ = strings.Cut(cred, ",")
+	scope := strings.Split(cred, "/")
+	if !ok || len(scope) != 5 || scope[3] != "ssm" {
+		fail(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed for ssm")
 		return
 	}
 	var req request
@@ -89,6 +111,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.region = scope[2]
+	if s.throttle > 0 {
+		s.throttle--
+		fail(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		return
+	}
 	if s.deny {
 		fail(w, http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf(
 			"User: arn:aws:sts::123456789012:assumed-role/xkcdapp-task/abc is not authorized to perform: ssm:GetParametersByPath on resource: arn:aws:ssm:eu-west-1:123456789012:parameter%s because no identity-based policy allows the ssm:GetParametersByPath action",

@@ -30,10 +30,22 @@ type TLSServer struct {
 // ACL user for each "name:password" in users. It stops when t ends.
 func NewTLSServer(t testing.TB, ca *tlstest.CA, token string, users ...string) *TLSServer {
 	t.Helper()
+	return newTLSServer(t, ca, []string{"127.0.0.1", "localhost"}, token, users...)
+}
+
+// NewTLSServerNamed is NewTLSServer with a certificate that names host
+// alone: a client that checks host names accepts it under that name only.
+func NewTLSServerNamed(t testing.TB, ca *tlstest.CA, host, token string, users ...string) *TLSServer {
+	t.Helper()
+	return newTLSServer(t, ca, []string{host}, token, users...)
+}
+
+func newTLSServer(t testing.TB, ca *tlstest.CA, hosts []string, token string, users ...string) *TLSServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		unavailable(t, "redis-server binary")
 	}
-	cert, key := ca.Issue("127.0.0.1", "localhost")
+	cert, key := ca.Issue(hosts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +86,7 @@ func NewTLSServer(t testing.TB, ca *tlstest.CA, token string, users ...string) *
 	})
 	s := &TLSServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	deadline := time.Now().Add(10 * time.Second)
-	for s.ping(ca, token) != nil {
+	for s.ping(ca, hosts[0], token) != nil {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-logged
@@ -85,7 +97,7 @@ func NewTLSServer(t testing.TB, ca *tlstest.CA, token string, users ...string) *
 	return s
 }
 
-func (s *TLSServer) ping(ca *tlstest.CA, token string) error {
+func (s *TLSServer) ping(ca *tlstest.CA, host, token string) error {
 	pem, err := os.ReadFile(ca.CertFile)
 	if err != nil {
 		return err
@@ -95,7 +107,7 @@ func (s *TLSServer) ping(ca *tlstest.CA, token string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	c, err := redis.DialURLContext(ctx, "rediss://:"+token+"@"+s.Addr,
-		redis.DialTLSConfig(&tls.Config{RootCAs: roots}))
+		redis.DialTLSConfig(&tls.Config{RootCAs: roots, ServerName: host}))
 	if err != nil {
 		return err
 	}
