@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/chi/v5"
 )
 
 type ctxKey int
@@ -56,9 +56,9 @@ func saneID(id string) bool {
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		ww := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(ww, r)
-		status := ww.Status()
+		status := ww.status
 		if status == 0 {
 			status = http.StatusOK
 		}
@@ -70,11 +70,67 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", loggable(r.URL.Path)),
 			slog.Int("status", status),
-			slog.Int("bytes", ww.BytesWritten()),
+			slog.Int("bytes", ww.bytes),
 			slog.Duration("duration", time.Since(start)),
 			slog.Bool("htmx", r.Header.Get("HX-Request") == "true"),
 			slog.String("remote", r.RemoteAddr),
 		)
+	})
+}
+
+// statusRecorder notes the status and size of an answer for the log.
+// Flush and Unwrap keep streams and http.ResponseController working
+// through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status, bytes int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	// 1xx answers (but 101, which ends HTTP) come before the real one.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusRecorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// headAsGet routes a HEAD request that no route takes as HEAD to the GET
+// route for its path; net/http drops the body.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			rctx := chi.RouteContext(r.Context())
+			path := rctx.RoutePath
+			if path == "" {
+				path = r.URL.RawPath
+				if path == "" {
+					path = r.URL.Path
+				}
+			}
+			if !rctx.Routes.Match(chi.NewRouteContext(), http.MethodHead, path) {
+				rctx.RouteMethod = http.MethodGet
+				rctx.RoutePath = path
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

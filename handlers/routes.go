@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/xkcdapp/xkcdapp/static"
 )
@@ -17,13 +16,13 @@ func (s *server) routes() http.Handler {
 	// A POST from another site is refused before any handler sees it.
 	r.Use(s.crossOriginProtection().Handler)
 	// HEAD answers like GET without a body; countsAsView keeps it uncounted.
-	r.Use(middleware.GetHead)
+	r.Use(headAsGet)
 
 	// Probes stay outside the session middleware: the load balancer has no cookie.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage })
-	r.With(middleware.Compress(5)).Get(static.Prefix+"*", static.Handler(notFound).ServeHTTP)
+	r.Get(static.Prefix+"*", static.Handler(notFound).ServeHTTP)
 	r.Get("/leaderboard", s.handle(s.leaderboard))
 
 	r.Group(func(r chi.Router) {
@@ -37,9 +36,9 @@ func (s *server) routes() http.Handler {
 	})
 
 	// The admin console: 404 unless configured, never cached. A mounted
-	// router matches HEAD for itself: the GetHead above cannot see its routes.
+	// router matches HEAD for itself: the headAsGet above cannot see its routes.
 	r.Route("/admin", func(r chi.Router) {
-		r.Use(middleware.GetHead, s.adminOnly, s.loadSession)
+		r.Use(headAsGet, s.adminOnly, s.loadSession)
 		r.Get("/", s.handle(s.adminHome))
 		r.Post("/sign-in", s.handle(s.adminSignIn))
 		r.Group(func(r chi.Router) {
