@@ -13,10 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 )
 
@@ -57,7 +55,7 @@ func (p Params) Under(getenv func(string) string) func(string) string {
 // the endpoint; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY when
 // set, and otherwise the SDK's default credential chain (the task role on
 // ECS Fargate).
-func NewClient(ctx context.Context, prefix string, getenv func(string) string) (*ssm.Client, error) {
+func NewClient(ctx context.Context, prefix string, getenv func(string) string) (*Client, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	region := getenv("AWS_REGION")
 	if region == "" {
@@ -77,46 +75,48 @@ func NewClient(ctx context.Context, prefix string, getenv func(string) string) (
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("SSM_PREFIX %s: no AWS region for %s: set AWS_REGION", prefix, Action)
 	}
-	endpoint := getenv("AWS_ENDPOINT_URL_SSM")
-	return ssm.NewFromConfig(cfg, func(o *ssm.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), nil
+	client, err := newClient(cfg, getenv("AWS_ENDPOINT_URL_SSM"))
+	if err != nil {
+		return nil, fmt.Errorf("SSM_PREFIX %s: %s: %w", prefix, Action, err)
+	}
+	return client, nil
 }
 
 // Load reads every parameter under prefix, recursively, SecureStrings
 // decrypted, page after page. Two parameters whose paths end in the same
 // name are an error: which one wins would be a guess.
-func Load(ctx context.Context, client ssm.GetParametersByPathAPIClient, prefix string) (Params, error) {
+func Load(ctx context.Context, client *Client, prefix string) (Params, error) {
 	if !strings.HasPrefix(prefix, "/") {
 		return nil, fmt.Errorf("SSM_PREFIX %q: not a parameter path (e.g. /xkcdapp/prod/)", prefix)
 	}
 	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
 	defer cancel()
-	pages := ssm.NewGetParametersByPathPaginator(client, &ssm.GetParametersByPathInput{
-		Path:           aws.String(prefix),
-		Recursive:      aws.Bool(true),
-		WithDecryption: aws.Bool(true),
-	})
 	params := make(Params)
 	paths := make(map[string]string)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	seen := make(map[string]bool) // page tokens: a repeated one would loop
+	token := ""
+	for {
+		page, err := client.getParametersByPath(ctx, prefix, token)
 		if err != nil {
 			return nil, explain(prefix, err)
 		}
 		for _, p := range page.Parameters {
-			full := aws.ToString(p.Name)
-			name := path.Base(full)
+			name := path.Base(p.Name)
 			if earlier, ok := paths[name]; ok {
-				return nil, fmt.Errorf("SSM_PREFIX %s: %s and %s both name the setting %s", prefix, earlier, full, name)
+				return nil, fmt.Errorf("SSM_PREFIX %s: %s and %s both name the setting %s", prefix, earlier, p.Name, name)
 			}
-			paths[name] = full
-			params[name] = aws.ToString(p.Value)
+			paths[name] = p.Name
+			params[name] = p.Value
 		}
+		token = page.NextToken
+		if token == "" {
+			return params, nil
+		}
+		if seen[token] {
+			return nil, fmt.Errorf("SSM_PREFIX %s: %s: SSM gave the same page token twice", prefix, Action)
+		}
+		seen[token] = true
 	}
-	return params, nil
 }
 
 // explain turns an SDK error into one that says what to fix.
