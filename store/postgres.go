@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,13 +67,52 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	if err := m.LoadMigrations(migrations.FS); err != nil {
+	if err := loadMigrations(m, migrations.FS); err != nil {
 		return fmt.Errorf("store: load migrations: %w", err)
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
+}
+
+// loadMigrations gives m the numbered files of fsys, split as tern splits
+// them into the SQL that migrates up and the SQL that undoes it. Unlike
+// tern's own LoadMigrations it expands no templates: running text/template
+// makes the linker keep every exported method in the binary, some 3 MB.
+func loadMigrations(m *migrate.Migrator, fsys fs.FS) error {
+	names, err := migrate.FindMigrations(fsys)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return migrate.NoMigrationsFoundError{}
+	}
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("{{")) {
+			return fmt.Errorf("%s: templates are not expanded; write plain SQL", name)
+		}
+		up, down, _ := strings.Cut(string(b), "---- create above / drop below ----")
+		if !hasSQL(up) {
+			return fmt.Errorf("%s: %w", name, migrate.ErrNoFwMigration)
+		}
+		m.AppendMigration(name, strings.TrimSpace(up), strings.TrimSpace(down))
+	}
+	return nil
+}
+
+// hasSQL reports whether sql is more than blank lines and -- comments.
+func hasSQL(sql string) bool {
+	for line := range strings.Lines(sql) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+			return true
+		}
+	}
+	return false
 }
 
 // Comics returns every cached comic, in number order.
