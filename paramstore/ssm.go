@@ -112,8 +112,11 @@ func (c *Client) getParametersByPath(ctx context.Context, path, token string) (*
 		if err == nil {
 			return p, nil
 		}
-		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) {
+		if !c.retryer.IsErrorRetryable(err) {
 			return nil, err
+		}
+		if attempt >= c.retryer.MaxAttempts() {
+			return nil, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		if release, err = c.retryer.GetRetryToken(ctx, err); err != nil {
 			return nil, fmt.Errorf("retry %d: %w", attempt, err)

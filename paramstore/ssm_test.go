@@ -119,6 +119,15 @@ func TestServerErrorRetried(t *testing.T) {
 		t.Errorf("calls: got %d, want 2", got)
 	}
 
+	// The server's answers run out: every later call is a 500.
+	srv, ts = newSSMServer(t)
+	if _, err := Load(t.Context(), testClient(t, ts, keys), "/xkcdapp/prod/"); err == nil || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Errorf("Load failing every time: got %v, want it to give up after 3 attempts", err)
+	}
+	if got := srv.calls(); got != 3 {
+		t.Errorf("calls: got %d, want 3", got)
+	}
+
 	srv, ts = newSSMServer(t, answer{http.StatusBadRequest, `{"__type":"ValidationException","message":"bad path"}`})
 	if _, err := Load(t.Context(), testClient(t, ts, keys), "/xkcdapp/prod/"); err == nil || !strings.Contains(err.Error(), "bad path") {
 		t.Errorf("Load refused: got %v, want SSM's message", err)
