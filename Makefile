@@ -34,5 +34,6 @@ load: ## hey against the real server, real Postgres and a fake upstream
 
 htmx: ## vendor htmx from the npm package; then update static/README.md
 	cd $$(mktemp -d) && npm pack --silent htmx.org@$(HTMX_VERSION) && \
-	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js
-	sha256sum static/htmx.min.js
+	tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js && \
+	cp package/dist/ext/hx-sse.js $(CURDIR)/static/hx-sse.js
+	sha256sum static/htmx.min.js static/hx-sse.js

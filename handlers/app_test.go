@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/live"
 	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
@@ -30,6 +32,7 @@ type app struct {
 	upstream *xkcdtest.Server
 	store    *store.Memory
 	catalog  *catalog.Catalog
+	hub      *live.Hub
 }
 
 // newApp wires the app the way cmd/xkcdapp does, with a cold catalog and
@@ -56,6 +59,15 @@ func newAppWithSessions(t testing.TB, latest int, sessions *session.Sessions) *a
 			t.Errorf("counter close: %v", err)
 		}
 	})
+	hub := live.New(mem, cat, log, live.WithInterval(10*time.Millisecond))
+	ctx, stopLive := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	running.Go(func() { mem.Listen(ctx, log, hub.Changed) })
+	running.Go(func() { hub.Run(ctx) })
+	t.Cleanup(func() {
+		stopLive()
+		running.Wait()
+	})
 	if sessions == nil {
 		var err error
 		if sessions, err = session.Open("", session.Options{}, log); err != nil {
@@ -66,12 +78,13 @@ func newAppWithSessions(t testing.TB, latest int, sessions *session.Sessions) *a
 		Catalog:      cat,
 		Counter:      views,
 		Rankings:     mem,
+		Live:         hub,
 		Sessions:     sessions,
 		Log:          log,
 		DatabaseKind: "memory",
 		ImageOrigins: []string{"https://imgs.xkcd.com", up.URL},
 	})
-	return &app{h: h, upstream: up, store: mem, catalog: cat}
+	return &app{h: h, upstream: up, store: mem, catalog: cat, hub: hub}
 }
 
 // newWarmApp is newApp with every comic already in the catalog.

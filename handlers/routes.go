@@ -25,6 +25,7 @@ func (s *server) routes() http.Handler {
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoPage })
 	r.With(middleware.Compress(5)).Get(static.Prefix+"*", static.Handler(notFound).ServeHTTP)
 	r.Get("/leaderboard", s.handle(s.leaderboard))
+	r.Get("/stats/stream", s.handle(s.statsStream))
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.loadSession)
