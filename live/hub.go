@@ -66,8 +66,7 @@ type Hub struct {
 	published int // watchers last shared, -1 before the first time
 	sharedAt  time.Time
 
-	// Owned by Run: what each topic last showed, to send only changes.
-	shown      map[Topic]*shown
+	// Owned by Run: the totals and sparkline last sent.
 	shownStats *statsShown
 	failing    bool
 }
@@ -78,6 +77,9 @@ type topic struct {
 	// current brings a new stream up to date: the whole state, without
 	// highlights. nil until the topic's first refresh.
 	current []byte
+	// shown is what the streams were sent, to send only what changes;
+	// nil until the first refresh.
+	shown *shown
 }
 
 // Option changes a Hub's defaults.
@@ -114,7 +116,6 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 		wake:       make(chan struct{}, 1),
 		topics:     make(map[Topic]*topic),
 		published:  -1,
-		shown:      make(map[Topic]*shown),
 	}
 	for _, opt := range opts {
 		opt(h)

@@ -12,7 +12,7 @@ import (
 	"github.com/xkcdapp/xkcdapp/views"
 )
 
-// shown is what one topic's streams were last sent.
+// shown is what one topic's streams were last sent; it belongs to Run.
 type shown struct {
 	rows  []views.Ranked
 	views int64
@@ -92,21 +92,16 @@ func (h *Hub) send(snap store.Snapshot) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for t := range h.shown {
-		if h.topics[t] == nil {
-			delete(h.shown, t)
-		}
-	}
 	for t, tp := range h.topics {
-		was := h.shown[t]
+		was := tp.shown
 		var update, current []byte
 		if t.Comic > 0 {
 			update, current = h.comicFrames(snap.Counts[t.Comic], was)
-			h.shown[t] = &shown{views: snap.Counts[t.Comic]}
+			tp.shown = &shown{views: snap.Counts[t.Comic]}
 		} else {
 			rows := h.rank(snap.Top[:min(t.Top, len(snap.Top))], was)
 			update, current = h.boardFrames(t.Top, rows, was)
-			h.shown[t] = &shown{rows: rows}
+			tp.shown = &shown{rows: rows}
 		}
 		if current != nil {
 			tp.current = current
