@@ -157,7 +157,7 @@ func TestLeaderboardStream(t *testing.T) {
 	// First, the whole state, unmarked, ready for out-of-band swaps.
 	first := next(t, s)
 	for _, id := range []string{"live-totals", "sparkline", "leaderboard"} {
-		if got := first.Find("#" + id).AttrOr("hx-swap-oob", ""); got != "true" {
+		if got := first.Find("#"+id).AttrOr("hx-swap-oob", ""); got != "true" {
 			t.Errorf("#%s hx-swap-oob = %q, want true", id, got)
 		}
 	}
