@@ -51,6 +51,9 @@ func TestBrowserLiveStats(t *testing.T) {
 	if got := evaluate[string](t, ctx, `document.querySelector('#leaderboard tr[data-num="5"] td.views').textContent`); got != "3" {
 		t.Errorf("comic 5's views on screen = %q, want 3", got)
 	}
+	if got := evaluate[bool](t, ctx, `document.querySelector('#leaderboard tr[data-num="5"]').classList.contains("changed")`); !got {
+		t.Error("comic 5's row is not highlighted after its views")
+	}
 	if got := evaluate[int](t, ctx, `document.querySelectorAll("#leaderboard tbody tr").length`); got != 2 {
 		t.Errorf("rows on screen = %d, want 2", got)
 	}
@@ -67,6 +70,13 @@ func TestBrowserLiveStats(t *testing.T) {
 	view(t, http.DefaultClient, app.URL+"/comic/7")
 	view(t, http.DefaultClient, app.URL+"/comic/7")
 	waitOnScreen(t, ctx, "comic 7's count to reach 3", `document.querySelector("#comic-views").dataset.views === "3"`)
+	// A count changing is no news to announce, nor a reason to move focus.
+	if got := evaluate[string](t, ctx, `document.getElementById("announce").textContent`); got != "" {
+		t.Errorf("screen reader announcement after a live count = %q, want none", got)
+	}
+	if got := evaluate[string](t, ctx, `document.activeElement.id`); got == "comic-title" {
+		t.Error("a live count moved focus to the comic's title")
+	}
 
 	// After a swap to comic 8, views of 8 show, and views of 7 no longer do.
 	if got := swap(t, ctx, chromedp.Click(chromedp.ID("nav-next"))); got != 8 {
