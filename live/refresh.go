@@ -157,7 +157,7 @@ func (h *Hub) updateStats(stats views.StatsView) {
 		st.totals, st.spark = was.totals, was.spark
 	}
 	stats.OOB = true
-	if was == nil || sameTotals(was.stats, stats) == false {
+	if was == nil || !sameTotals(was.stats, stats) {
 		st.totals, st.totalsChanged = render(views.Totals(stats)), true
 	}
 	if was == nil || !slices.Equal(was.stats.Minutes, stats.Minutes) {
