@@ -22,7 +22,7 @@ func TestTotals(t *testing.T) {
 		if got := strings.TrimSpace(dd.Text()); got != tt.text {
 			t.Errorf("%s text: got %q, want %q", tt.attr, got, tt.text)
 		}
-		if dd.Prev().Is("dt") == false {
+		if !dd.Prev().Is("dt") {
 			t.Errorf("%s: no term before its figure", tt.attr)
 		}
 	}
