@@ -26,8 +26,8 @@ check: ## what CI checks besides the tests
 generate:
 	go tool templ generate
 
-bench: ## micro-benchmarks: render, random pick, counter, whole requests
-	go test -run '^$$' -bench . -benchmem ./views ./catalog ./counter ./handlers ./session
+bench: ## micro-benchmarks: render, random pick, counter, whole requests, live fan-out
+	go test -run '^$$' -bench . -benchmem ./views ./catalog ./counter ./handlers ./session ./live
 
 load: ## hey against the real server, real Postgres and a fake upstream
 	./bench/load.sh

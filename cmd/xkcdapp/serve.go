@@ -45,11 +45,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	// Live stats hear of every view batch, on this instance or another.
 	hub := live.New(db, cat, log)
-	liveCtx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLive()
+	liveCtx, cancelLive := context.WithCancel(context.WithoutCancel(ctx))
 	var liveDone sync.WaitGroup
 	liveDone.Go(func() { db.Listen(liveCtx, log, hub.Changed) })
 	liveDone.Go(func() { hub.Run(liveCtx) })
+	// Before the store closes: the hub withdraws this instance's watchers.
+	stopLive := func() {
+		cancelLive()
+		liveDone.Wait()
+	}
+	defer stopLive()
 
 	sessions, err := session.Open(cfg.RedisURL, session.Options{MaxConns: cfg.RedisMaxConns}, log)
 	if err != nil {
@@ -128,7 +133,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	case <-sctx.Done():
 	}
 	stopLive()
-	liveDone.Wait()
 	// A handler still running past the drain finds the counter closed, and
 	// its view goes uncounted (it logs so); every view before is flushed.
 	if err := views.Close(sctx); err != nil {
