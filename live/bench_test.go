@@ -73,4 +73,6 @@ func (benchCatalog) Cached(n int) (*xkcd.Comic, bool) {
 	return &xkcd.Comic{Num: n, Title: "Comic " + strconv.Itoa(n)}, true
 }
 
-func (benchCatalog) Status() catalog.Status { return catalog.Status{Cached: 3000, Latest: 3000, Complete: true} }
+func (benchCatalog) Status() catalog.Status {
+	return catalog.Status{Cached: 3000, Latest: 3000, Complete: true}
+}
