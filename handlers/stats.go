@@ -34,6 +34,7 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method == http.MethodHead {
 		h.Set("Content-Type", "text/event-stream")
 		return nil

@@ -152,3 +152,21 @@ func TestComicPageFollowsItsCount(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsStreamMethods: the stream's fast path is GET only; the rest
+// goes through the router like any other address.
+func TestStatsStreamMethods(t *testing.T) {
+	a := newWarmApp(t, latest)
+	w := a.do(t, http.MethodPost, "/stats/stream", nil)
+	assertStatus(t, w, http.StatusMethodNotAllowed)
+	if got := w.Header().Get("Allow"); got != "GET, HEAD" {
+		t.Errorf("Allow: got %q, want GET, HEAD", got)
+	}
+	url := a.serve(t, nil)
+	s := livetest.Open(t, url+"/stats/stream")
+	for _, h := range []string{"X-Request-Id", "X-Content-Type-Options"} {
+		if s.Header.Get(h) == "" {
+			t.Errorf("stream response has no %s", h)
+		}
+	}
+}
