@@ -67,6 +67,8 @@ echo "$(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) before the r
 "$bin/live" -url "http://127.0.0.1:$APP_PORT" -pid "$app" -streams "$STREAMS" -rate "$RATE" \
 	-leaderboard "$LEADERBOARD" -measure "$MEASURE"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after the run"
-if grep -q '"level":"ERROR"' "$bin/app.log"; then
-	echo "errors logged by the instance:"; grep '"level":"ERROR"' "$bin/app.log" | head -5
+if grep -q '"level":"\(WARN\|ERROR\)"' "$bin/app.log"; then
+	echo "warnings and errors logged by the instance:"
+	grep '"level":"\(WARN\|ERROR\)"' "$bin/app.log" | grep -o '"level":"[A-Z]*","msg":"[^"]*"' | sort | uniq -c
+	grep '"msg":"live stats: slow refresh' "$bin/app.log" | tail -3
 fi

@@ -63,6 +63,7 @@ func (h *Hub) refresh(ctx context.Context) {
 	if !following {
 		return
 	}
+	start := time.Now()
 	snap, err := h.src.Snapshot(rctx, top, comics)
 	if err != nil {
 		h.failed("read", err)
@@ -72,7 +73,11 @@ func (h *Hub) refresh(ctx context.Context) {
 		h.log.Info("live stats: the store answers again")
 		h.failing = false
 	}
+	read := time.Since(start)
 	h.send(snap)
+	if took := time.Since(start); took > h.interval {
+		h.log.Warn("live stats: slow refresh; updates are late", "read", read, "took", took, "streams", streams)
+	}
 }
 
 // failed logs the first failure of a run of them; streams keep what they

@@ -306,11 +306,11 @@ type viewer struct {
 }
 
 func (v *viewer) run(ctx context.Context, c config, rec *recorder) {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	jobs := make(chan int, c.rate)
 	// Each view waits for its commit: enough workers that a slow commit
 	// does not lower the rate.
-	for range 256 {
+	for range 64 {
 		go func() {
 			for num := range jobs {
 				v.view(ctx, client, c.base, num, rec)
