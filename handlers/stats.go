@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,14 +16,16 @@ import (
 
 // Live is the live stats hub; *live.Hub is one.
 type Live interface {
-	Subscribe(t live.Topic) (*live.Stream, error)
+	Subscribe(t live.Topic, c live.Client) (*live.Stream, error)
 	Board(ctx context.Context, limit int) (views.LeaderboardView, error)
 }
 
-// streamWriteWait bounds each write to a live stream. The server's write
-// timeout counts from the request's start, so each write moves it on; a
-// client that stops reading for this long is let go.
-const streamWriteWait = 10 * time.Second
+// eventWriteWait bounds the write of one event: a client whose socket has
+// no room for it in that time has stopped reading.
+const eventWriteWait = 100 * time.Millisecond
+
+// streamWriteWait bounds the end of a stream's response.
+const streamWriteWait = 5 * time.Second
 
 // statsStream is GET /stats/stream: Server-Sent Events for htmx's hx-sse,
 // each a ready-to-swap fragment. ?n= follows the leaderboard of n rows
@@ -39,59 +42,57 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 		h.Set("Content-Type", "text/event-stream")
 		return nil
 	}
-	stream, err := s.Live.Subscribe(topic)
-	if err != nil {
-		// Not a page: the browser retries by itself, with backoff, and on
-		// shutdown reaches another instance.
-		s.Log.InfoContext(r.Context(), "live stream refused", "err", err)
-		h.Set("Retry-After", "5")
-		h.Set("HX-Reswap", "none")
-		http.Error(w, "Live stats are not available here right now.", http.StatusServiceUnavailable)
-		return nil
-	}
-	defer stream.Close()
-
 	rc := http.NewResponseController(w)
 	// The server's read timeout would end the stream: nothing more is read.
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("live stream: %w", err)
 	}
-	// The last write moves the deadline on, so that the end of the
-	// response is written too.
-	defer rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // no proxy may hold events back
-	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	stream, err := s.Live.Subscribe(topic, eventClient{w, rc})
+	if errors.Is(err, live.ErrClosed) || errors.Is(err, live.ErrFull) {
+		// Not a page: the browser retries by itself, with backoff, and on
+		// shutdown reaches another instance.
+		s.Log.InfoContext(r.Context(), "live stream refused", "err", err)
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Retry-After", "5")
+		h.Set("HX-Reswap", "none")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "Live stats are not available here right now.")
 		return nil
 	}
-	for {
-		select {
-		case frame := <-stream.Frames():
-			rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
-			if !writeFrames(w, frame, stream.Frames()) || rc.Flush() != nil {
-				return nil // the client is gone
-			}
-		case <-stream.Done():
-			return nil
-		case <-r.Context().Done():
-			return nil
-		}
+	if err != nil {
+		return nil // the client left before its first event
 	}
+	// The hub's writers write the events. Once Close returns none is
+	// writing, and the response may end; its last write gets a deadline.
+	defer rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
+	defer stream.Close()
+	select {
+	case <-stream.Done():
+	case <-r.Context().Done():
+	}
+	return nil
 }
 
-// writeFrames writes frame and any that queued behind it, for one flush.
-func writeFrames(w http.ResponseWriter, frame []byte, more <-chan []byte) bool {
-	for {
-		if _, err := w.Write(frame); err != nil {
-			return false
-		}
-		select {
-		case frame = <-more:
-		default:
-			return true
-		}
+// eventClient writes a stream's events to its response.
+type eventClient struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// WriteEvent writes and flushes one event. The server's write timeout
+// counts from the request's start, so each event sets its own deadline,
+// short: a client that does not take an event is dropped, and while it is
+// tried the streams behind it wait.
+func (c eventClient) WriteEvent(frame []byte) error {
+	if err := c.rc.SetWriteDeadline(time.Now().Add(eventWriteWait)); err != nil {
+		return err
 	}
+	if _, err := c.w.Write(frame); err != nil {
+		return err
+	}
+	return c.rc.Flush()
 }
 
 // streamTopic reads what a stream follows: ?comic=N, or the leaderboard

@@ -30,25 +30,17 @@ func BenchmarkFanOut(b *testing.B) {
 		running.Wait()
 	}()
 
-	var delivered atomic.Int64
-	round := make(chan struct{}, 1)
+	counter := &countingClient{streams: streams, round: make(chan struct{}, 1)}
 	for i := range streams {
 		topic := live.Topic{Top: 10}
 		if i%2 == 1 {
 			topic = live.Topic{Comic: 1 + i%comics}
 		}
-		s, err := h.Subscribe(topic)
-		if err != nil {
+		if _, err := h.Subscribe(topic, counter); err != nil {
 			b.Fatal(err)
 		}
-		go func() {
-			for range s.Frames() {
-				if delivered.Add(1)%streams == 0 {
-					round <- struct{}{}
-				}
-			}
-		}()
 	}
+	round := counter.round
 	<-round // every stream has its first state
 	deltas := make([]store.Count, comics)
 	for i := range deltas {
@@ -75,4 +67,22 @@ func (benchCatalog) Cached(n int) (*xkcd.Comic, bool) {
 
 func (benchCatalog) Status() catalog.Status {
 	return catalog.Status{Cached: 3000, Latest: 3000, Complete: true}
+}
+
+// countingClient takes every event, and signals each time every stream
+// has had one more. Comments (the first write to a stream) do not count.
+type countingClient struct {
+	streams   int64
+	delivered atomic.Int64
+	round     chan struct{}
+}
+
+func (c *countingClient) WriteEvent(frame []byte) error {
+	if frame[0] == ':' {
+		return nil
+	}
+	if c.delivered.Add(1)%c.streams == 0 {
+		c.round <- struct{}{}
+	}
+	return nil
 }

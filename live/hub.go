@@ -54,21 +54,32 @@ type Hub struct {
 	interval   time.Duration // least time between two refreshes
 	heartbeat  time.Duration // most time a stream goes without a byte
 	readWait   time.Duration // bound on one read of the stats
-	buffer     int           // frames a stream may fall behind before it is dropped
 	maxStreams int
 
 	wake chan struct{} // a change happened: refresh soon
+	// writers each own a shard of the streams and write to them in
+	// order. A few goroutines writing to every stream in turn, rather
+	// than one goroutine per stream woken for every event, keep an update
+	// from flooding the scheduler: pages go on being served meanwhile.
+	writers []chan []delivery
 
 	mu        sync.Mutex
 	closed    bool
 	topics    map[Topic]*topic
 	streams   int
+	nextShard int
 	published int // watchers last shared, -1 before the first time
 	sharedAt  time.Time
 
 	// Owned by Run: the totals and sparkline last sent.
 	shownStats *statsShown
 	failing    bool
+}
+
+// delivery is one event for one stream.
+type delivery struct {
+	stream *Stream
+	frame  []byte
 }
 
 // topic is the streams following one Topic.
@@ -92,14 +103,15 @@ func WithInterval(d time.Duration) Option { return func(h *Hub) { h.interval = d
 // through proxies, and the stats are re-read even without a change (15 s).
 func WithHeartbeat(d time.Duration) Option { return func(h *Hub) { h.heartbeat = d } }
 
-// WithBuffer sets how many frames a stream may fall behind before it is
-// dropped (16).
-func WithBuffer(n int) Option { return func(h *Hub) { h.buffer = max(n, 1) } }
-
 // WithMaxStreams bounds the streams one instance holds (30,000).
 func WithMaxStreams(n int) Option { return func(h *Hub) { h.maxStreams = n } }
 
-// New returns a hub reading from src.
+// writerCount is how many goroutines write events. A client that stops
+// reading holds its writer for one write deadline before it is dropped,
+// delaying the streams behind it in that shard by as much, once.
+const writerCount = 8
+
+// New returns a hub reading from src. Its writers run until Run ends.
 func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 	id := make([]byte, 8)
 	rand.Read(id)
@@ -111,7 +123,6 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 		interval:   250 * time.Millisecond,
 		heartbeat:  15 * time.Second,
 		readWait:   2 * time.Second,
-		buffer:     16,
 		maxStreams: 30000,
 		wake:       make(chan struct{}, 1),
 		topics:     make(map[Topic]*topic),
@@ -119,6 +130,11 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 	}
 	for _, opt := range opts {
 		opt(h)
+	}
+	for range writerCount {
+		w := make(chan []delivery, 16)
+		h.writers = append(h.writers, w)
+		go h.write(w)
 	}
 	return h
 }
@@ -132,41 +148,70 @@ func (h *Hub) Changed() {
 	}
 }
 
-// Stream is one open live connection. Its frames are ready-to-write
-// Server-Sent Events; Done is closed when the hub ends it.
+// Client is where a stream's events go: the HTTP response. WriteEvent
+// writes and flushes one event, and must give up within a short deadline
+// when the client does not take it.
+type Client interface {
+	WriteEvent(frame []byte) error
+}
+
+// Stream is one open live connection. Done is closed when the hub ends
+// it.
 type Stream struct {
 	hub    *Hub
 	topic  Topic
-	frames chan []byte
+	client Client
+	shard  int
 	done   chan struct{}
 	ended  bool // guarded by hub.mu
+
+	mu     sync.Mutex // held while writing to the client
+	closed bool       // guarded by mu: no write may start
 }
 
-// Frames delivers the stream's events, the current state first.
-func (s *Stream) Frames() <-chan []byte { return s.frames }
-
-// Done is closed when the hub ends the stream: it fell behind, or the
-// instance is shutting down. The frames already queued may be dropped.
+// Done is closed when the hub ends the stream: its client did not take an
+// event in time, or the instance is shutting down.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// Close ends the stream from the client's side.
+// Close ends the stream. When it returns, no write to its client is in
+// progress and none will start: the response may be finished.
 func (s *Stream) Close() {
 	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
 	s.hub.end(s)
+	s.hub.mu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 }
 
-// Subscribe opens a stream on t. Its first frame is the whole current
-// state: at once when the topic is followed already, otherwise after the
-// refresh it triggers.
-func (h *Hub) Subscribe(t Topic) (*Stream, error) {
-	s := &Stream{hub: h, topic: t, frames: make(chan []byte, h.buffer), done: make(chan struct{})}
+// send writes frame to the client unless the stream is closed, and drops
+// the stream when the client does not take it.
+func (s *Stream) send(frame []byte) {
+	s.mu.Lock()
+	err := error(nil)
+	if !s.closed {
+		err = s.client.WriteEvent(frame)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.hub.drop(s)
+	}
+}
+
+// Subscribe opens a stream on t that writes to c. When the topic is
+// followed already its whole current state is written before Subscribe
+// returns; otherwise a comment is, and the state comes with the refresh
+// that Subscribe triggers. After an error nothing was written unless the
+// error is the client's own.
+func (h *Hub) Subscribe(t Topic, c Client) (*Stream, error) {
+	s := &Stream{hub: h, topic: t, client: c, done: make(chan struct{})}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if h.streams >= h.maxStreams {
+		h.mu.Unlock()
 		return nil, ErrFull
 	}
 	tp := h.topics[t]
@@ -176,11 +221,27 @@ func (h *Hub) Subscribe(t Topic) (*Stream, error) {
 	}
 	tp.streams[s] = struct{}{}
 	h.streams++
-	if tp.current != nil {
-		s.frames <- tp.current
-	}
+	s.shard = h.nextShard % len(h.writers)
+	h.nextShard++
+	current := tp.current
+	// Held until the current state is written: updates queued meanwhile
+	// for this stream wait, and so arrive after it.
+	s.mu.Lock()
 	// A new topic needs its first frame; either way the watchers changed.
 	h.Changed()
+	h.mu.Unlock()
+
+	// Something goes out at once, so that the response starts: the
+	// current state, or a comment while the new topic's state is read.
+	if current == nil {
+		current = heartbeatFrame
+	}
+	err := c.WriteEvent(current)
+	s.mu.Unlock()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -191,7 +252,7 @@ func (h *Hub) Streams() int {
 	return h.streams
 }
 
-// end closes s and forgets it. h.mu must be held.
+// end forgets s and closes Done. h.mu must be held.
 func (h *Hub) end(s *Stream) {
 	if s.ended {
 		return
@@ -206,6 +267,17 @@ func (h *Hub) end(s *Stream) {
 	}
 	h.streams--
 	h.Changed()
+}
+
+// drop ends a stream whose client did not take an event: its browser
+// reconnects and starts afresh with the whole state.
+func (h *Hub) drop(s *Stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !s.ended {
+		h.log.Debug("live stats: dropped a stream whose client did not take an event")
+		h.end(s)
+	}
 }
 
 // Close ends every stream and refuses new ones, so that on shutdown
@@ -258,6 +330,9 @@ func (h *Hub) Run(ctx context.Context) {
 
 func (h *Hub) stop() {
 	h.Close()
+	for _, w := range h.writers {
+		close(w)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.readWait)
 	defer cancel()
 	if err := h.src.SetWatchers(ctx, h.instance, 0, 0); err != nil {
@@ -272,23 +347,42 @@ var heartbeatFrame = []byte(":\n\n")
 // broadcastAll sends frame to every stream.
 func (h *Hub) broadcastAll(frame []byte) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	out := h.deliveries()
 	for _, tp := range h.topics {
-		h.broadcast(tp, frame)
+		out.add(tp, frame)
+	}
+	h.mu.Unlock()
+	h.dispatch(out)
+}
+
+// deliveries is one refresh's events, by writer.
+type deliveries [][]delivery
+
+func (h *Hub) deliveries() deliveries { return make(deliveries, len(h.writers)) }
+
+// add queues frame for every stream of tp. The hub's lock must be held.
+func (d deliveries) add(tp *topic, frame []byte) {
+	for s := range tp.streams {
+		d[s.shard] = append(d[s.shard], delivery{s, frame})
 	}
 }
 
-// broadcast sends frame to every stream of tp without waiting: a stream
-// whose buffer is full is not reading, and is dropped so that it never
-// delays the others; its browser reconnects and starts afresh. h.mu must
-// be held.
-func (h *Hub) broadcast(tp *topic, frame []byte) {
-	for s := range tp.streams {
-		select {
-		case s.frames <- frame:
-		default:
-			h.end(s)
-			h.log.Debug("live stats: dropped a stream that fell behind")
+// dispatch hands each writer its events. A writer is behind only while a
+// client that stopped reading holds it, for one write deadline; the next
+// refresh waits for it rather than skip an event some stream needs.
+func (h *Hub) dispatch(d deliveries) {
+	for i, batch := range d {
+		if len(batch) > 0 {
+			h.writers[i] <- batch
+		}
+	}
+}
+
+// write sends each batch's events in order, until the hub stops.
+func (h *Hub) write(batches <-chan []delivery) {
+	for batch := range batches {
+		for _, d := range batch {
+			d.stream.send(d.frame)
 		}
 	}
 }

@@ -50,37 +50,61 @@ func startHub(t *testing.T, mem *store.Memory, cat live.Catalog, opts ...live.Op
 	return h
 }
 
-func subscribe(t *testing.T, h *live.Hub, topic live.Topic) *live.Stream {
+// client is a stream's client in tests: it keeps every event it is
+// given, or, stalled, takes none and times out as a real write does.
+type client struct {
+	frames  chan []byte
+	stalled bool
+}
+
+var errTimeout = errors.New("write timed out")
+
+func (c *client) WriteEvent(frame []byte) error {
+	if c.stalled {
+		time.Sleep(20 * time.Millisecond)
+		return errTimeout
+	}
+	select {
+	case c.frames <- frame:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errTimeout
+	}
+}
+
+// stream is a subscription and its client.
+type stream struct {
+	*live.Stream
+	c *client
+}
+
+func subscribe(t *testing.T, h *live.Hub, topic live.Topic) stream {
 	t.Helper()
-	s, err := h.Subscribe(topic)
+	c := &client{frames: make(chan []byte, 1024)}
+	s, err := h.Subscribe(topic, c)
 	if err != nil {
 		t.Fatalf("Subscribe(%+v): %v", topic, err)
 	}
 	t.Cleanup(s.Close)
-	return s
+	return stream{s, c}
 }
 
-// next is the HTML of the stream's next event.
-func next(t *testing.T, s *live.Stream) *goquery.Document {
+// next is the HTML of the stream's next event; comments are skipped.
+func next(t *testing.T, s stream) *goquery.Document {
 	t.Helper()
-	select {
-	case frame := <-s.Frames():
-		return parseEvent(t, frame)
-	case <-s.Done():
-		t.Fatal("the stream ended, want an event")
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
-	}
-	return nil
+	return nextWhere(t, s, "an event", func(*goquery.Document) bool { return true })
 }
 
 // nextWhere skips events until one satisfies ok.
-func nextWhere(t *testing.T, s *live.Stream, what string, ok func(*goquery.Document) bool) *goquery.Document {
+func nextWhere(t *testing.T, s stream, what string, ok func(*goquery.Document) bool) *goquery.Document {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
-		case frame := <-s.Frames():
+		case frame := <-s.c.frames:
+			if strings.HasPrefix(string(frame), ":") {
+				continue
+			}
 			if doc := parseEvent(t, frame); ok(doc) {
 				return doc
 			}
@@ -238,24 +262,41 @@ func TestComicStream(t *testing.T) {
 	}
 }
 
-// TestStalledStreamDoesNotDelayOthers: a stream that never reads is
-// dropped once its buffer is full, and meanwhile every other stream gets
+// TestStalledStreamDoesNotDelayOthers: a stream whose client takes no
+// event is dropped after one try, and meanwhile every other stream gets
 // every update.
 func TestStalledStreamDoesNotDelayOthers(t *testing.T) {
 	mem := store.NewMemory()
-	h := startHub(t, mem, newCatalog(t, mem), live.WithBuffer(2))
-	stalled := subscribe(t, h, live.Topic{Comic: 1})
+	h := startHub(t, mem, newCatalog(t, mem))
 	reader := subscribe(t, h, live.Topic{Comic: 1})
-	for i := int64(1); i <= 10; i++ {
-		addViews(t, mem, store.Count{Num: 1, Views: 1})
+	next(t, reader)
+	stalled, err := h.Subscribe(live.Topic{Comic: 1}, &client{stalled: true})
+	if err == nil {
+		stalled.Close()
+		t.Fatal("Subscribe with a client that takes nothing: got nil, want its error")
+	}
+	var many []*live.Stream
+	for range 20 {
+		c := &client{frames: make(chan []byte, 1024)}
+		s, err := h.Subscribe(live.Topic{Comic: 2}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stalled = true // took the first event, takes no more
+		many = append(many, s)
+	}
+	for i := int64(1); i <= 5; i++ {
+		addViews(t, mem, store.Count{Num: 1, Views: 1}, store.Count{Num: 2, Views: 1})
 		nextWhere(t, reader, "count "+strconv.FormatInt(i, 10), func(d *goquery.Document) bool {
 			return d.Find("#comic-views").AttrOr("data-views", "") == strconv.FormatInt(i, 10)
 		})
 	}
-	select {
-	case <-stalled.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stalled stream was not dropped")
+	for i, s := range many {
+		select {
+		case <-s.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stalled stream %d was not dropped", i)
+		}
 	}
 	if got := h.Streams(); got != 1 {
 		t.Errorf("streams open = %d, want 1 (the reader)", got)
@@ -291,7 +332,7 @@ func TestClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the stream")
 	}
-	if _, err := h.Subscribe(live.Topic{Top: 10}); !errors.Is(err, live.ErrClosed) {
+	if _, err := h.Subscribe(live.Topic{Top: 10}, &client{frames: make(chan []byte, 1)}); !errors.Is(err, live.ErrClosed) {
 		t.Errorf("Subscribe after Close: got %v, want ErrClosed", err)
 	}
 }
@@ -301,7 +342,7 @@ func TestMaxStreams(t *testing.T) {
 	h := startHub(t, mem, newCatalog(t, mem), live.WithMaxStreams(2))
 	subscribe(t, h, live.Topic{Top: 10})
 	s := subscribe(t, h, live.Topic{Comic: 3})
-	if _, err := h.Subscribe(live.Topic{Comic: 4}); !errors.Is(err, live.ErrFull) {
+	if _, err := h.Subscribe(live.Topic{Comic: 4}, &client{frames: make(chan []byte, 1)}); !errors.Is(err, live.ErrFull) {
 		t.Errorf("third Subscribe with room for 2: got %v, want ErrFull", err)
 	}
 	s.Close()
@@ -354,19 +395,26 @@ func TestEventFraming(t *testing.T) {
 	addViews(t, mem, store.Count{Num: 2, Views: 1})
 	h := startHub(t, mem, cat)
 	s := subscribe(t, h, live.Topic{Top: 1})
-	select {
-	case frame := <-s.Frames():
-		lines := strings.Split(strings.TrimSuffix(string(frame), "\n\n"), "\n")
-		field := regexp.MustCompile(`^data: `)
-		for _, l := range lines {
-			if !field.MatchString(l) {
-				t.Errorf("event line %q is not a data line", l)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case frame := <-s.c.frames:
+			if strings.HasPrefix(string(frame), ":") {
+				continue
 			}
+			lines := strings.Split(strings.TrimSuffix(string(frame), "\n\n"), "\n")
+			field := regexp.MustCompile(`^data: `)
+			for _, l := range lines {
+				if !field.MatchString(l) {
+					t.Errorf("event line %q is not a data line", l)
+				}
+			}
+			if strings.Count(string(frame), "\n\n") != 1 {
+				t.Errorf("event %q holds a blank line before its end", frame)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no event")
 		}
-		if strings.Count(string(frame), "\n\n") != 1 {
-			t.Errorf("event %q holds a blank line before its end", frame)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event")
 	}
 }

@@ -96,7 +96,11 @@ func (h *Hub) send(snap store.Snapshot) {
 	h.updateStats(stats)
 
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	out := h.deliveries()
+	defer func() {
+		h.mu.Unlock()
+		h.dispatch(out)
+	}()
 	for t, tp := range h.topics {
 		was := tp.shown
 		var update, current []byte
@@ -115,7 +119,7 @@ func (h *Hub) send(snap store.Snapshot) {
 			update = current // a new topic's streams have had nothing yet
 		}
 		if update != nil {
-			h.broadcast(tp, update)
+			out.add(tp, update)
 		}
 	}
 }
