@@ -57,11 +57,12 @@ type Hub struct {
 	maxStreams int
 
 	wake chan struct{} // a change happened: refresh soon
-	// writers each own a shard of the streams and write to them in
-	// order. A few goroutines writing to every stream in turn, rather
-	// than one goroutine per stream woken for every event, keep an update
-	// from flooding the scheduler: pages go on being served meanwhile.
-	writers []chan []delivery
+	// writers each own a shard of the streams and write to them in turn.
+	// A few goroutines writing to every stream, rather than one goroutine
+	// per stream woken for every event, keep an update from flooding the
+	// scheduler: pages go on being served meanwhile.
+	writers     []*writer
+	stopWriters chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
@@ -76,10 +77,11 @@ type Hub struct {
 	failing    bool
 }
 
-// delivery is one event for one stream.
-type delivery struct {
-	stream *Stream
-	frame  []byte
+// writer is one writer's queue: the streams with an event to send.
+type writer struct {
+	mu    sync.Mutex
+	queue []*Stream
+	wake  chan struct{}
 }
 
 // topic is the streams following one Topic.
@@ -116,23 +118,24 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 	id := make([]byte, 8)
 	rand.Read(id)
 	h := &Hub{
-		src:        src,
-		cat:        cat,
-		log:        log,
-		instance:   hex.EncodeToString(id),
-		interval:   250 * time.Millisecond,
-		heartbeat:  15 * time.Second,
-		readWait:   2 * time.Second,
-		maxStreams: 30000,
-		wake:       make(chan struct{}, 1),
-		topics:     make(map[Topic]*topic),
-		published:  -1,
+		src:         src,
+		cat:         cat,
+		log:         log,
+		instance:    hex.EncodeToString(id),
+		interval:    250 * time.Millisecond,
+		heartbeat:   15 * time.Second,
+		readWait:    2 * time.Second,
+		maxStreams:  30000,
+		wake:        make(chan struct{}, 1),
+		topics:      make(map[Topic]*topic),
+		published:   -1,
+		stopWriters: make(chan struct{}),
 	}
 	for _, opt := range opts {
 		opt(h)
 	}
 	for range writerCount {
-		w := make(chan []delivery, 16)
+		w := &writer{wake: make(chan struct{}, 1)}
 		h.writers = append(h.writers, w)
 		go h.write(w)
 	}
@@ -164,6 +167,13 @@ type Stream struct {
 	shard  int
 	done   chan struct{}
 	ended  bool // guarded by hub.mu
+
+	// pending is the event to send next. A stream whose writer is behind
+	// gets the latest state, not every step to it: a newer event replaces
+	// an unsent one with the whole state.
+	pmu     sync.Mutex
+	pending []byte
+	queued  bool // on its writer's queue
 
 	mu     sync.Mutex // held while writing to the client
 	closed bool       // guarded by mu: no write may start
@@ -330,9 +340,7 @@ func (h *Hub) Run(ctx context.Context) {
 
 func (h *Hub) stop() {
 	h.Close()
-	for _, w := range h.writers {
-		close(w)
-	}
+	close(h.stopWriters)
 	ctx, cancel := context.WithTimeout(context.Background(), h.readWait)
 	defer cancel()
 	if err := h.src.SetWatchers(ctx, h.instance, 0, 0); err != nil {
@@ -344,45 +352,81 @@ func (h *Hub) stop() {
 // balancer's idle timeout and shows nothing.
 var heartbeatFrame = []byte(":\n\n")
 
-// broadcastAll sends frame to every stream.
+// broadcastAll sends frame to every stream that has nothing to send.
 func (h *Hub) broadcastAll(frame []byte) {
 	h.mu.Lock()
 	out := h.deliveries()
 	for _, tp := range h.topics {
-		out.add(tp, frame)
+		out.offer(tp, frame, nil)
 	}
 	h.mu.Unlock()
 	h.dispatch(out)
 }
 
-// deliveries is one refresh's events, by writer.
-type deliveries [][]delivery
+// deliveries is one refresh's streams newly queued, by writer.
+type deliveries [][]*Stream
 
 func (h *Hub) deliveries() deliveries { return make(deliveries, len(h.writers)) }
 
-// add queues frame for every stream of tp. The hub's lock must be held.
-func (d deliveries) add(tp *topic, frame []byte) {
+// offer gives every stream of tp its next event: update, or whole when an
+// earlier event is still unsent (nil: keep that one). The hub's lock must
+// be held.
+func (d deliveries) offer(tp *topic, update, whole []byte) {
 	for s := range tp.streams {
-		d[s.shard] = append(d[s.shard], delivery{s, frame})
+		s.pmu.Lock()
+		switch {
+		case s.pending == nil:
+			s.pending = update
+		case whole != nil:
+			s.pending = whole
+		}
+		queue := !s.queued
+		s.queued = true
+		s.pmu.Unlock()
+		if queue {
+			d[s.shard] = append(d[s.shard], s)
+		}
 	}
 }
 
-// dispatch hands each writer its events. A writer is behind only while a
-// client that stopped reading holds it, for one write deadline; the next
-// refresh waits for it rather than skip an event some stream needs.
+// dispatch puts the streams on their writers' queues.
 func (h *Hub) dispatch(d deliveries) {
-	for i, batch := range d {
-		if len(batch) > 0 {
-			h.writers[i] <- batch
+	for i, streams := range d {
+		if len(streams) == 0 {
+			continue
+		}
+		w := h.writers[i]
+		w.mu.Lock()
+		w.queue = append(w.queue, streams...)
+		w.mu.Unlock()
+		select {
+		case w.wake <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// write sends each batch's events in order, until the hub stops.
-func (h *Hub) write(batches <-chan []delivery) {
-	for batch := range batches {
-		for _, d := range batch {
-			d.stream.send(d.frame)
+// write sends each queued stream its pending event, until the hub stops.
+func (h *Hub) write(w *writer) {
+	var batch []*Stream
+	for {
+		select {
+		case <-w.wake:
+		case <-h.stopWriters:
+			return
 		}
+		w.mu.Lock()
+		batch, w.queue = w.queue, batch[:0]
+		w.mu.Unlock()
+		for _, s := range batch {
+			s.pmu.Lock()
+			frame := s.pending
+			s.pending, s.queued = nil, false
+			s.pmu.Unlock()
+			if frame != nil {
+				s.send(frame)
+			}
+		}
+		clear(batch)
 	}
 }

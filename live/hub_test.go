@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,13 +55,19 @@ func startHub(t *testing.T, mem *store.Memory, cat live.Catalog, opts ...live.Op
 // given, or, stalled, takes none and times out as a real write does.
 type client struct {
 	frames  chan []byte
-	stalled bool
+	stalled atomic.Bool
 }
 
 var errTimeout = errors.New("write timed out")
 
+func stalledClient() *client {
+	c := &client{}
+	c.stalled.Store(true)
+	return c
+}
+
 func (c *client) WriteEvent(frame []byte) error {
-	if c.stalled {
+	if c.stalled.Load() {
 		time.Sleep(20 * time.Millisecond)
 		return errTimeout
 	}
@@ -270,7 +277,7 @@ func TestStalledStreamDoesNotDelayOthers(t *testing.T) {
 	h := startHub(t, mem, newCatalog(t, mem))
 	reader := subscribe(t, h, live.Topic{Comic: 1})
 	next(t, reader)
-	stalled, err := h.Subscribe(live.Topic{Comic: 1}, &client{stalled: true})
+	stalled, err := h.Subscribe(live.Topic{Comic: 1}, stalledClient())
 	if err == nil {
 		stalled.Close()
 		t.Fatal("Subscribe with a client that takes nothing: got nil, want its error")
@@ -282,7 +289,7 @@ func TestStalledStreamDoesNotDelayOthers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.stalled = true // took the first event, takes no more
+		c.stalled.Store(true) // took the first event, takes no more
 		many = append(many, s)
 	}
 	for i := int64(1); i <= 5; i++ {

@@ -103,44 +103,51 @@ func (h *Hub) send(snap store.Snapshot) {
 	}()
 	for t, tp := range h.topics {
 		was := tp.shown
-		var update, current []byte
+		var f frames
 		if t.Comic > 0 {
-			update, current = h.comicFrames(snap.Counts[t.Comic], was)
+			f = h.comicFrames(snap.Counts[t.Comic], was)
 			tp.shown = &shown{views: snap.Counts[t.Comic]}
 		} else {
 			rows := h.rank(snap.Top[:min(t.Top, len(snap.Top))], was)
-			update, current = h.boardFrames(t.Top, rows, was)
+			f = h.boardFrames(t.Top, rows, was)
 			tp.shown = &shown{rows: rows}
 		}
-		if current != nil {
-			tp.current = current
+		if f.current != nil {
+			tp.current = f.current
 		}
 		if was == nil {
-			update = current // a new topic's streams have had nothing yet
+			// A new topic's streams have had nothing yet.
+			f.update, f.whole = f.current, f.current
 		}
-		if update != nil {
-			out.add(tp, update)
+		if f.update != nil {
+			out.offer(tp, f.update, f.whole)
 		}
 	}
 }
 
-// comicFrames is the update (nil when the count did not change) and the
-// current state for a comic's streams.
-func (h *Hub) comicFrames(n int64, was *shown) (update, current []byte) {
+// frames are what one refresh has for a topic's streams: the update (only
+// what changed, highlighted; nil when nothing did), the whole state
+// highlighted the same, for a stream whose last update is still unsent,
+// and the whole current state without highlights, for new streams.
+type frames struct{ update, whole, current []byte }
+
+// comicFrames are a comic's count's frames; each is its whole state.
+func (h *Hub) comicFrames(n int64, was *shown) frames {
 	if was != nil && was.views == n {
-		return nil, nil
+		return frames{}
 	}
-	return event(render(views.ChangedViewCount(n))), event(render(views.ViewCount(n)))
+	changed := event(render(views.ChangedViewCount(n)))
+	return frames{update: changed, whole: changed, current: event(render(views.ViewCount(n)))}
 }
 
-// boardFrames is the update (only the parts that changed, nil when none
-// did) and the current state for a leaderboard's streams.
-func (h *Hub) boardFrames(limit int, rows []views.Ranked, was *shown) (update, current []byte) {
+// boardFrames are a leaderboard's frames.
+func (h *Hub) boardFrames(limit int, rows []views.Ranked, was *shown) frames {
 	st := h.shownStats
 	rowsChanged := was == nil || !sameRows(rows, was.rows)
 	if !rowsChanged && !st.totalsChanged && !st.sparkChanged {
-		return nil, nil
+		return frames{}
 	}
+	table := render(views.Leaderboard(views.LeaderboardView{Limit: limit, Rows: rows, OOB: true}))
 	var u bytes.Buffer
 	if st.totalsChanged {
 		u.Write(st.totals)
@@ -149,13 +156,12 @@ func (h *Hub) boardFrames(limit int, rows []views.Ranked, was *shown) (update, c
 		u.Write(st.spark)
 	}
 	if rowsChanged {
-		u.Write(render(views.Leaderboard(views.LeaderboardView{Limit: limit, Rows: rows, OOB: true})))
+		u.Write(table)
 	}
-	var c bytes.Buffer
-	c.Write(st.totals)
-	c.Write(st.spark)
-	c.Write(render(views.Leaderboard(views.LeaderboardView{Limit: limit, Rows: unmarked(rows), OOB: true})))
-	return event(u.Bytes()), event(c.Bytes())
+	whole := slices.Concat(st.totals, st.spark, table)
+	current := slices.Concat(st.totals, st.spark,
+		render(views.Leaderboard(views.LeaderboardView{Limit: limit, Rows: unmarked(rows), OOB: true})))
+	return frames{update: event(u.Bytes()), whole: event(whole), current: event(current)}
 }
 
 // updateStats renders the totals and the sparkline when they changed.

@@ -48,6 +48,7 @@ type config struct {
 	measure     time.Duration
 	heyDuration string
 	heyClients  int
+	readers     bool // this process only holds the streams that read
 }
 
 func run() error {
@@ -63,7 +64,11 @@ func run() error {
 	flag.DurationVar(&c.measure, "measure", 30*time.Second, "views measured")
 	flag.StringVar(&c.heyDuration, "hey", "10s", "duration of each hey run against GET /random")
 	flag.IntVar(&c.heyClients, "hey-clients", 50, "hey's concurrent clients")
+	flag.BoolVar(&c.readers, "readers", false, "only attach the streams that read, and hold them until killed (run by the harness itself)")
 	flag.Parse()
+	if c.readers {
+		return holdReaders(c)
+	}
 
 	fmt.Printf("live stats bench: %d streams (%.0f%% on the leaderboard, %d timing), %d views/s over %d comics\n",
 		c.streams, 100*c.board, c.probes, c.rate, c.comics)
@@ -78,7 +83,8 @@ func run() error {
 	defer cancel()
 	rec := newRecorder(c.comics)
 	start := time.Now()
-	if err := attach(ctx, c, rec); err != nil {
+	readersPid, err := attach(ctx, c, rec)
+	if err != nil {
 		return err
 	}
 	time.Sleep(2 * time.Second) // let the instance settle its first frames
@@ -90,10 +96,10 @@ func run() error {
 	go views.run(ctx, c, rec)
 	time.Sleep(c.warmup)
 	rec.start()
-	cpu0, self0, t0 := cpuTime(c.pid), cpuTime(os.Getpid()), time.Now()
+	cpu0, self0, t0 := cpuTime(c.pid), cpuTime(os.Getpid())+cpuTime(readersPid), time.Now()
 	views.made.Store(0)
 	time.Sleep(c.measure)
-	cpu1, self1, t1 := cpuTime(c.pid), cpuTime(os.Getpid()), time.Now()
+	cpu1, self1, t1 := cpuTime(c.pid), cpuTime(os.Getpid())+cpuTime(readersPid), time.Now()
 	samples := rec.stop()
 	made := views.made.Load()
 	rss2 := rss(c.pid)
@@ -104,7 +110,7 @@ func run() error {
 		100*(self1-self0).Seconds()/t1.Sub(t0).Seconds())
 	report("delivery, commit to stream", samples.fromCommit)
 	report("delivery, request sent to stream", samples.fromSent)
-	fmt.Printf("streams ended by the instance meanwhile: %d\n", rec.ended.Load())
+	fmt.Printf("timing streams ended by the instance meanwhile: %d\n", rec.ended.Load())
 
 	with, err := hey(c, fmt.Sprintf("%d streams and %d views/s", c.streams, c.rate))
 	if err != nil {
@@ -177,31 +183,92 @@ var (
 	boardRow   = regexp.MustCompile(`data-num="(\d+)" data-views="(\d+)"`)
 )
 
-// attach opens every stream: probes through net/http, timing each event;
-// the rest on bare connections that only read, as cheaply as possible.
-func attach(ctx context.Context, c config, rec *recorder) error {
+// attach opens every stream: the probes here, through net/http, timing
+// each event; the rest in a second process of this harness that only
+// reads. Apart, the probes are not queued behind thousands of reading
+// goroutines woken by the same event, as a browser is not.
+func attach(ctx context.Context, c config, rec *recorder) (readersPid int, err error) {
+	probes := make([]string, 0, c.probes)
+	var readers []string
+	for i, q := range queries(c) {
+		if i%max(c.streams/max(c.probes, 1), 1) == 0 && len(probes) < c.probes {
+			probes = append(probes, q)
+		} else {
+			readers = append(readers, q)
+		}
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-readers", "-url", c.base,
+		"-streams", strconv.Itoa(c.streams), "-probes", strconv.Itoa(len(probes)),
+		"-leaderboard", strconv.FormatFloat(c.board, 'f', -1, 64), "-comics", strconv.Itoa(c.comics))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	attached, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(attached, "attached") {
+		return 0, fmt.Errorf("readers: %q %v", attached, err)
+	}
+	return cmd.Process.Pid, openAll(ctx, probes, func(q string) error { return openProbe(ctx, c.base+"/stats/stream?"+q, rec) })
+}
+
+// queries are the streams to open: a share on the leaderboard, the rest
+// spread over the comics viewed.
+func queries(c config) []string {
+	boards := int(float64(c.streams) * c.board)
+	qs := make([]string, c.streams)
+	for i := range qs {
+		qs[i] = "n=10"
+		if i >= boards {
+			qs[i] = "comic=" + strconv.Itoa(1+i%c.comics)
+		}
+	}
+	return qs
+}
+
+// holdReaders opens the streams that only read, says so, and holds them.
+func holdReaders(c config) error {
 	u, err := url.Parse(c.base)
 	if err != nil {
 		return err
 	}
-	boards := int(float64(c.streams) * c.board)
-	sem := make(chan struct{}, 200)
-	errs := make(chan error, c.streams)
-	var wg sync.WaitGroup
-	for i := range c.streams {
-		query := "n=10"
-		if i >= boards {
-			query = "comic=" + strconv.Itoa(1+i%c.comics)
+	var readers []string
+	probes := 0
+	for i, q := range queries(c) {
+		if i%max(c.streams/max(c.probes, 1), 1) == 0 && probes < c.probes {
+			probes++
+			continue
 		}
-		probe := i%max(c.streams/max(c.probes, 1), 1) == 0
+		readers = append(readers, q)
+	}
+	ctx := context.Background()
+	var ended atomic.Int64
+	if err := openAll(ctx, readers, func(q string) error { return openReader(ctx, u.Host, q, &ended) }); err != nil {
+		return err
+	}
+	fmt.Printf("attached %d\n", len(readers))
+	for {
+		time.Sleep(time.Second)
+		if n := ended.Load(); n > 0 {
+			fmt.Fprintf(os.Stderr, "live: %d reading streams ended by the instance\n", n)
+			ended.Store(0)
+		}
+	}
+}
+
+// openAll opens every stream, 200 at a time.
+func openAll(ctx context.Context, queries []string, open func(q string) error) error {
+	sem := make(chan struct{}, 200)
+	errs := make(chan error, len(queries))
+	var wg sync.WaitGroup
+	for _, q := range queries {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if probe {
-				errs <- openProbe(ctx, c.base+"/stats/stream?"+query, rec)
-			} else {
-				errs <- openReader(ctx, u.Host, query, rec)
-			}
+			errs <- open(q)
 		})
 	}
 	wg.Wait()
@@ -213,14 +280,14 @@ func attach(ctx context.Context, c config, rec *recorder) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d streams failed to open, first: %w", len(failed), c.streams, failed[0])
+		return fmt.Errorf("%d of %d streams failed to open, first: %w", len(failed), len(queries), failed[0])
 	}
 	return nil
 }
 
 // openReader opens a stream on a bare connection and reads it in the
 // background with a small buffer.
-func openReader(ctx context.Context, host, query string, rec *recorder) error {
+func openReader(ctx context.Context, host, query string, ended *atomic.Int64) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -242,7 +309,7 @@ func openReader(ctx context.Context, host, query string, rec *recorder) error {
 		for {
 			if _, err := br.Read(buf); err != nil {
 				if ctx.Err() == nil {
-					rec.ended.Add(1)
+					ended.Add(1)
 				}
 				return
 			}
