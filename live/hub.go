@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -76,6 +77,10 @@ type Hub struct {
 	shownStats *statsShown
 	failing    bool
 }
+
+// yieldEvery is how many events a writer sends between two turns it gives
+// to other goroutines.
+const yieldEvery = 32
 
 // writer is one writer's queue: the streams with an event to send.
 type writer struct {
@@ -418,13 +423,18 @@ func (h *Hub) write(w *writer) {
 		w.mu.Lock()
 		batch, w.queue = w.queue, batch[:0]
 		w.mu.Unlock()
-		for _, s := range batch {
+		for i, s := range batch {
 			s.pmu.Lock()
 			frame := s.pending
 			s.pending, s.queued = nil, false
 			s.pmu.Unlock()
 			if frame != nil {
 				s.send(frame)
+			}
+			if i%yieldEvery == yieldEvery-1 {
+				// Let requests waiting to run go first: an update may
+				// take a while to reach every stream, a page should not.
+				runtime.Gosched()
 			}
 		}
 		clear(batch)

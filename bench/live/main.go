@@ -83,10 +83,17 @@ func run() error {
 	defer cancel()
 	rec := newRecorder(c.comics)
 	start := time.Now()
-	readersPid, err := attach(ctx, c, rec)
+	readers, err := attach(ctx, c, rec)
+	if readers != nil {
+		defer func() {
+			readers.Process.Kill()
+			readers.Wait()
+		}()
+	}
 	if err != nil {
 		return err
 	}
+	readersPid := readers.Process.Pid
 	time.Sleep(2 * time.Second) // let the instance settle its first frames
 	rss1 := rss(c.pid)
 	fmt.Printf("attached %d streams in %v; RSS %s, %.1f KB per stream\n",
@@ -187,14 +194,11 @@ var (
 // each event; the rest in a second process of this harness that only
 // reads. Apart, the probes are not queued behind thousands of reading
 // goroutines woken by the same event, as a browser is not.
-func attach(ctx context.Context, c config, rec *recorder) (readersPid int, err error) {
+func attach(ctx context.Context, c config, rec *recorder) (readers *exec.Cmd, err error) {
 	probes := make([]string, 0, c.probes)
-	var readers []string
 	for i, q := range queries(c) {
 		if i%max(c.streams/max(c.probes, 1), 1) == 0 && len(probes) < c.probes {
 			probes = append(probes, q)
-		} else {
-			readers = append(readers, q)
 		}
 	}
 	cmd := exec.CommandContext(ctx, os.Args[0], "-readers", "-url", c.base,
@@ -203,16 +207,16 @@ func attach(ctx context.Context, c config, rec *recorder) (readersPid int, err e
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	attached, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || !strings.HasPrefix(attached, "attached") {
-		return 0, fmt.Errorf("readers: %q %v", attached, err)
+		return cmd, fmt.Errorf("readers: %q %v", attached, err)
 	}
-	return cmd.Process.Pid, openAll(ctx, probes, func(q string) error { return openProbe(ctx, c.base+"/stats/stream?"+q, rec) })
+	return cmd, openAll(ctx, probes, func(q string) error { return openProbe(ctx, c.base+"/stats/stream?"+q, rec) })
 }
 
 // queries are the streams to open: a share on the leaderboard, the rest
