@@ -99,6 +99,11 @@ func run() error {
 	fmt.Printf("attached %d streams in %v; RSS %s, %.1f KB per stream\n",
 		c.streams, time.Since(start).Round(time.Millisecond), mb(rss1), float64(rss1-rss0)/float64(c.streams)/1024)
 
+	idle, err := hey(c, fmt.Sprintf("%d streams and no views but hey's", c.streams))
+	if err != nil {
+		return err
+	}
+
 	var views viewer
 	go views.run(ctx, c, rec)
 	time.Sleep(c.warmup)
@@ -123,7 +128,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("GET /random: %.0f req/s without streams, %.0f with (%.0f%%)\n", without, with, 100*with/without)
+	fmt.Printf("GET /random: %.0f req/s without streams, %.0f with them idle (%.0f%%), %.0f with them and %d views/s (%.0f%%)\n",
+		without, idle, 100*idle/without, with, c.rate, 100*with/without)
 	return nil
 }
 
