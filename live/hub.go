@@ -203,7 +203,7 @@ func (s *Stream) Close() {
 // the stream when the client does not take it.
 func (s *Stream) send(frame []byte) {
 	s.mu.Lock()
-	err := error(nil)
+	var err error
 	if !s.closed {
 		err = s.client.WriteEvent(frame)
 	}
