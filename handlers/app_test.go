@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/live"
 	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/xkcd"
@@ -31,6 +33,7 @@ type app struct {
 	upstream *xkcdtest.Server
 	store    *store.Memory
 	catalog  *catalog.Catalog
+	hub      *live.Hub
 }
 
 // newApp wires the app the way cmd/xkcdapp does, with a cold catalog and
@@ -64,6 +67,15 @@ func newAppWith(t testing.TB, latest int, sessions *session.Sessions, guard *adm
 			t.Errorf("counter close: %v", err)
 		}
 	})
+	hub := live.New(mem, cat, log, live.WithInterval(10*time.Millisecond))
+	ctx, stopLive := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	running.Go(func() { mem.Listen(ctx, log, hub.Changed) })
+	running.Go(func() { hub.Run(ctx) })
+	t.Cleanup(func() {
+		stopLive()
+		running.Wait()
+	})
 	if sessions == nil {
 		var err error
 		if sessions, err = session.Open("", session.Options{}, log); err != nil {
@@ -74,6 +86,7 @@ func newAppWith(t testing.TB, latest int, sessions *session.Sessions, guard *adm
 		Catalog:      cat,
 		Counter:      views,
 		Rankings:     mem,
+		Live:         hub,
 		Sessions:     sessions,
 		Log:          log,
 		DatabaseKind: "memory",
@@ -81,7 +94,7 @@ func newAppWith(t testing.TB, latest int, sessions *session.Sessions, guard *adm
 		Admin:        guard,
 		AdminStore:   mem,
 	})
-	return &app{h: h, upstream: up, store: mem, catalog: cat}
+	return &app{h: h, upstream: up, store: mem, catalog: cat, hub: hub}
 }
 
 // newWarmApp is newApp with every comic already in the catalog.

@@ -10,7 +10,6 @@ import (
 	"github.com/xkcdapp/xkcdapp/admin"
 	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/session"
-	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/views"
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
@@ -34,7 +33,6 @@ type Counter interface {
 
 // Rankings reads view counts; both stores are one.
 type Rankings interface {
-	TopComics(ctx context.Context, limit int) ([]store.Count, error)
 	Views(ctx context.Context, num int) (int64, error)
 	Ping(ctx context.Context) error
 }
@@ -50,6 +48,7 @@ type Deps struct {
 	Catalog  Catalog
 	Counter  Counter
 	Rankings Rankings
+	Live     Live
 	Sessions *session.Sessions
 	Log      *slog.Logger
 	// DatabaseKind names the database for /readyz: "postgres" or "memory".

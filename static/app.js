@@ -73,7 +73,10 @@ if (shown && location.pathname === "/") {
 // once cleared): on what the swap asks to be read next ([data-focus], as
 // a question to confirm), else on the title; and tell screen readers
 // which comic arrived.
-document.addEventListener("htmx:after:swap", () => {
+document.addEventListener("htmx:after:swap", (event) => {
+  if (isLiveUpdate(event)) {
+    return; // a count changed: the reader stays where they are
+  }
   const focused = document.activeElement;
   const lost = !focused || focused === document.body || !focused.isConnected;
   const comic = document.getElementById("comic");
@@ -86,4 +89,34 @@ document.addEventListener("htmx:after:swap", () => {
   if (comic && title && announce) {
     announce.textContent = `Comic ${comic.dataset.num}: ${title.textContent}`;
   }
+});
+
+// Live stats arrive over a stream (hx-sse) and swap in several times a
+// second; they must not move focus or speak.
+function isLiveUpdate(event) {
+  return event.target instanceof Element && event.target.hasAttribute("hx-sse:connect");
+}
+
+// On the live leaderboard, rows that change rank glide to their new
+// place so the eye can follow them; not for those who ask for less motion.
+const motion = window.matchMedia("(prefers-reduced-motion: no-preference)");
+let rowTops = null;
+document.addEventListener("htmx:before:swap", (event) => {
+  const board = document.getElementById("leaderboard");
+  rowTops = isLiveUpdate(event) && board && motion.matches
+    ? new Map([...board.querySelectorAll("tr[data-num]")].map((r) => [r.dataset.num, r.getBoundingClientRect().top]))
+    : null;
+});
+document.addEventListener("htmx:after:swap", () => {
+  if (!rowTops) {
+    return;
+  }
+  for (const row of document.querySelectorAll("#leaderboard tr[data-num]")) {
+    const before = rowTops.get(row.dataset.num);
+    const dy = before === undefined ? 0 : before - row.getBoundingClientRect().top;
+    if (dy) {
+      row.animate([{ transform: `translateY(${dy}px)` }, { transform: "none" }], { duration: 400, easing: "ease-out" });
+    }
+  }
+  rowTops = null;
 });

@@ -21,6 +21,7 @@ func (m *Memory) SetViews(_ context.Context, num int, views int64, actor string)
 	m.views[num] = views
 	m.audit = append(m.audit, AuditEntry{ID: int64(len(m.audit) + 1), At: time.Now(), Actor: actor,
 		Action: ActionSetViews, Comic: num, OldViews: old, NewViews: views})
+	m.announce()
 	return old, nil
 }
 

@@ -30,9 +30,13 @@ func (p *Postgres) SetViews(ctx context.Context, num int, views int64, actor str
 			num, views); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `
+		if _, err := tx.Exec(ctx, `
 			INSERT INTO admin_audit (actor, action, comic, old_views, new_views)
-			VALUES ($1, $2, $3, $4, $5)`, actor, ActionSetViews, num, old, views)
+			VALUES ($1, $2, $3, $4, $5)`, actor, ActionSetViews, num, old, views); err != nil {
+			return err
+		}
+		// Live stats on every instance hear of the new count when it commits.
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, Channel)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/xkcdapp/xkcdapp/xkcd"
 )
@@ -13,15 +14,27 @@ import (
 // Memory is the in-process twin of Postgres, used when no database is
 // configured. Everything in it is lost when the process ends.
 type Memory struct {
-	mu     sync.Mutex
-	comics map[int]xkcd.Comic
-	views  map[int]int64
-	audit  []AuditEntry
+	mu       sync.Mutex
+	comics   map[int]xkcd.Comic
+	views    map[int]int64
+	audit    []AuditEntry
+	minutes  map[int64]int64 // views per minute (Unix minutes), the last hour's
+	watchers map[string]watcherRow
+	// listeners hear of every change; see Listen.
+	listeners map[chan struct{}]struct{}
+	now       func() time.Time
 }
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{comics: make(map[int]xkcd.Comic), views: make(map[int]int64)}
+	return &Memory{
+		comics:    make(map[int]xkcd.Comic),
+		views:     make(map[int]int64),
+		minutes:   make(map[int64]int64),
+		watchers:  make(map[string]watcherRow),
+		listeners: make(map[chan struct{}]struct{}),
+		now:       time.Now,
+	}
 }
 
 // Comics returns every cached comic, in number order.
@@ -41,15 +54,29 @@ func (m *Memory) PutComic(_ context.Context, c xkcd.Comic) error {
 	return nil
 }
 
-// AddViews adds each delta to its comic's count and returns the new counts.
+// AddViews adds each delta to its comic's count and to the current
+// minute, tells every listener, and returns the new counts.
 func (m *Memory) AddViews(_ context.Context, deltas []Count) ([]Count, error) {
 	deltas = normalize(deltas)
+	if len(deltas) == 0 {
+		return nil, nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var total int64
 	for i, d := range deltas {
 		m.views[d.Num] += d.Views
 		deltas[i].Views = m.views[d.Num]
+		total += d.Views
 	}
+	minute := m.now().Unix() / 60
+	m.minutes[minute] += total
+	for t := range m.minutes {
+		if t < minute-SparklineMinutes {
+			delete(m.minutes, t)
+		}
+	}
+	m.announce()
 	return deltas, nil
 }
 

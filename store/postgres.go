@@ -165,9 +165,12 @@ func (p *Postgres) PutComic(ctx context.Context, c xkcd.Comic) error {
 	return nil
 }
 
-// AddViews adds each delta to its comic's count in one statement (one round
-// trip, one transaction) and returns the counts that transaction committed.
-// The increment happens in the database, so there is no read-modify-write.
+// AddViews adds each delta to its comic's count and the views to the
+// current minute, announces the change to every instance listening, and
+// returns the counts committed. The three statements go in one round trip
+// with one Sync, so they are one transaction: the announcement is sent
+// only if the views commit. The increment happens in the database, so
+// there is no read-modify-write.
 func (p *Postgres) AddViews(ctx context.Context, deltas []Count) ([]Count, error) {
 	deltas = normalize(deltas)
 	if len(deltas) == 0 {
@@ -175,20 +178,27 @@ func (p *Postgres) AddViews(ctx context.Context, deltas []Count) ([]Count, error
 	}
 	nums := make([]int32, len(deltas))
 	views := make([]int64, len(deltas))
+	var total int64
 	for i, d := range deltas {
 		nums[i], views[i] = int32(d.Num), d.Views
+		total += d.Views
 	}
-	rows, err := p.pool.Query(ctx, `
+	var counts []Count
+	b := &pgx.Batch{}
+	b.Queue(`
 		INSERT INTO comic_views AS v (num, view_count)
 		SELECT * FROM unnest($1::integer[], $2::bigint[]) ORDER BY 1
 		ON CONFLICT (num) DO UPDATE
 			SET view_count = v.view_count + excluded.view_count, updated_at = now()
-		RETURNING num, view_count`, nums, views)
-	if err != nil {
-		return nil, fmt.Errorf("store: add views: %w", err)
-	}
-	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Count])
-	if err != nil {
+		RETURNING num, view_count`, nums, views).Query(func(rows pgx.Rows) (err error) {
+		counts, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Count])
+		return err
+	})
+	b.Queue(`
+		INSERT INTO view_minutes AS m (minute, views) VALUES (date_trunc('minute', now()), $1)
+		ON CONFLICT (minute) DO UPDATE SET views = m.views + excluded.views`, total)
+	b.Queue(`SELECT pg_notify($1, '')`, Channel)
+	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store: add views: %w", err)
 	}
 	return counts, nil

@@ -191,8 +191,10 @@ type Store interface {
 	Comics(ctx context.Context) ([]xkcd.Comic, error)
 	PutComic(ctx context.Context, c xkcd.Comic) error
 	AddViews(ctx context.Context, deltas []store.Count) ([]store.Count, error)
-	TopComics(ctx context.Context, limit int) ([]store.Count, error)
 	Views(ctx context.Context, num int) (int64, error)
+	Snapshot(ctx context.Context, top int, comics []int) (store.Snapshot, error)
+	SetWatchers(ctx context.Context, instance string, n int, ttl time.Duration) error
+	Listen(ctx context.Context, log *slog.Logger, changed func())
 	Ping(ctx context.Context) error
 	Close()
 	handlers.AdminStore

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/admin"
@@ -15,6 +16,7 @@ import (
 	"github.com/xkcdapp/xkcdapp/config"
 	"github.com/xkcdapp/xkcdapp/counter"
 	"github.com/xkcdapp/xkcdapp/handlers"
+	"github.com/xkcdapp/xkcdapp/live"
 	"github.com/xkcdapp/xkcdapp/session"
 )
 
@@ -41,6 +43,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("comic cache loaded", "cached", st.Cached, "latest", st.Latest)
 
 	views := counter.New(db, log)
+
+	// Live stats hear of every view batch, on this instance or another.
+	hub := live.New(db, cat, log)
+	liveCtx, cancelLive := context.WithCancel(context.WithoutCancel(ctx))
+	var liveDone sync.WaitGroup
+	liveDone.Go(func() { db.Listen(liveCtx, log, hub.Changed) })
+	liveDone.Go(func() { hub.Run(liveCtx) })
+	// Before the store closes: the hub withdraws this instance's watchers.
+	stopLive := func() {
+		cancelLive()
+		liveDone.Wait()
+	}
+	defer stopLive()
 
 	sessions, err := session.Open(cfg.RedisURL, session.Options{
 		MaxConns:       cfg.RedisMaxConns,
@@ -77,6 +92,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			Catalog:      cat,
 			Counter:      views,
 			Rankings:     db,
+			Live:         hub,
 			Sessions:     sessions,
 			Log:          log,
 			DatabaseKind: dbKind,
@@ -119,6 +135,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	stopSync()
+	// Live streams never end by themselves: end them first, so that
+	// browsers reconnect to another instance now, not when the drain
+	// gives up on them.
+	hub.Close()
 	dctx, cancelDrain := context.WithTimeout(sctx, drainTimeout)
 	defer cancelDrain()
 	var errs []error
@@ -129,6 +149,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	case <-synced:
 	case <-sctx.Done():
 	}
+	stopLive()
 	// A handler still running past the drain finds the counter closed, and
 	// its view goes uncounted (it logs so); every view before is flushed.
 	if err := views.Close(sctx); err != nil {
