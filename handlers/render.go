@@ -25,6 +25,9 @@ func (s *server) renderFunc(w http.ResponseWriter, r *http.Request, status int, 
 	buf.Reset()
 	defer buffers.Put(buf)
 	if err := write(buf); err != nil {
+		if r.Context().Err() != nil {
+			return // the client has gone: no one to answer, nothing broken
+		}
 		s.Log.ErrorContext(r.Context(), "render failed", "method", r.Method, "uri", loggable(r.URL.RequestURI()), "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
