@@ -78,7 +78,7 @@ func TestCatalogStatus(t *testing.T) {
 	if strings.Contains(raw, evil) {
 		t.Error("upstream error text is not escaped")
 	}
-	if got := collapse(one(t, doc, "#catalog-summary").Text()); got != "2,990 comics cached of 3,000 known (10 or so to fetch)." {
+	if got := collapse(one(t, doc, "#catalog-summary").Text()); got != "2,990 comics cached; the latest is #3000, so 10 or so are still to fetch." {
 		t.Errorf("summary: got %q", got)
 	}
 	last := collapse(one(t, doc, "#catalog-last-sync").Text())

@@ -53,7 +53,7 @@ func TestSparkline(t *testing.T) {
 	if got := doc.Find("#sparkline svg").AttrOr("aria-hidden", ""); got != "true" {
 		t.Errorf("svg aria-hidden: got %q, want true (the caption says it in words)", got)
 	}
-	if got := strings.Join(strings.Fields(doc.Find("#sparkline figcaption").Text()), " "); got != "Views per minute, the last hour: at most 80, last minute 20." {
+	if got := strings.Join(strings.Fields(doc.Find("#sparkline figcaption").Text()), " "); got != "Views per minute over the last hour: busiest minute 80, last full minute 20." {
 		t.Errorf("caption: got %q", got)
 	}
 	// No views at all draws a flat line, not a division by zero.
