@@ -40,7 +40,8 @@ type Rankings interface {
 // server holds what the handlers need. Build it with New.
 type server struct {
 	Deps
-	pages views.ComicCache
+	pages   views.ComicCache
+	streams clientStreams
 }
 
 // Deps is everything the handlers are given.
