@@ -479,3 +479,46 @@ func TestTopicFollowedDuringARead(t *testing.T) {
 		t.Errorf("top 3's first rows = %s, want %s", got, want)
 	}
 }
+
+// stuckClient takes its first event, then holds each later write until
+// released, as a client whose socket is full holds a write until its
+// deadline.
+type stuckClient struct {
+	first   atomic.Bool
+	release chan struct{}
+}
+
+func (c *stuckClient) WriteEvent(frame []byte) error {
+	if c.first.CompareAndSwap(false, true) {
+		return nil
+	}
+	<-c.release
+	return errTimeout
+}
+
+// TestStuckWritesDoNotHoldOthers: however long writes to stuck clients
+// take, and however many there are, the other streams get their events
+// meanwhile, not one write deadline later per stuck client.
+func TestStuckWritesDoNotHoldOthers(t *testing.T) {
+	mem := store.NewMemory()
+	h := startHub(t, mem, newCatalog(t, mem))
+	release := make(chan struct{})
+	reader := subscribe(t, h, live.Topic{Comic: 1})
+	next(t, reader)
+	// Enough stuck streams for every writer to meet several.
+	for range 32 {
+		s, err := h.Subscribe(live.Topic{Comic: 2}, &stuckClient{release: release})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+	}
+	t.Cleanup(func() { close(release) }) // before the streams close
+	for i := int64(1); i <= 3; i++ {
+		addViews(t, mem, store.Count{Num: 2, Views: 1})
+		addViews(t, mem, store.Count{Num: 1, Views: 1})
+		nextWhere(t, reader, "count "+strconv.FormatInt(i, 10), func(d *goquery.Document) bool {
+			return d.Find("#comic-views").AttrOr("data-views", "") == strconv.FormatInt(i, 10)
+		})
+	}
+}
