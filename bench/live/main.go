@@ -364,6 +364,7 @@ func openProbe(ctx context.Context, url string, rec *recorder) error {
 	go func() {
 		defer resp.Body.Close()
 		last := map[int]int64{}
+		inTable := map[int]bool{}
 		err := livetest.Read(resp.Body, func(data string) {
 			now := time.Now()
 			if comic > 0 {
@@ -374,12 +375,23 @@ func openProbe(ctx context.Context, url string, rec *recorder) error {
 				}
 				return
 			}
-			for _, m := range boardRow.FindAllStringSubmatch(data, -1) {
+			rows := boardRow.FindAllStringSubmatch(data, -1)
+			if len(rows) == 0 {
+				return
+			}
+			// A row timed only if the table before held it: one that
+			// comes back into the top was not late, only out of sight.
+			shown := make(map[int]bool, len(rows))
+			for _, m := range rows {
 				num, _ := strconv.Atoi(m[1])
 				n, _ := strconv.ParseInt(m[2], 10, 64)
-				rec.shown(num, last[num], n, now)
+				if inTable[num] {
+					rec.shown(num, last[num], n, now)
+				}
 				last[num] = max(last[num], n)
+				shown[num] = true
 			}
+			inTable = shown
 		})
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			rec.ended.Add(1)
