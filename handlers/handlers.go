@@ -35,12 +35,15 @@ type Counter interface {
 type Rankings interface {
 	Views(ctx context.Context, num int) (int64, error)
 	Ping(ctx context.Context) error
+	// Listening is nil while the store hears of other instances' views.
+	Listening() error
 }
 
 // server holds what the handlers need. Build it with New.
 type server struct {
 	Deps
-	pages views.ComicCache
+	pages   views.ComicCache
+	streams clientStreams
 }
 
 // Deps is everything the handlers are given.

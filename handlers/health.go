@@ -19,7 +19,10 @@ type readiness struct {
 	Ready    bool         `json:"ready"`
 	Database backendState `json:"database"`
 	Sessions backendState `json:"sessions"`
-	Catalog  catalogState `json:"catalog"`
+	// Live is the database connection on which live stats hear of views
+	// on other instances.
+	Live    backendState `json:"live"`
+	Catalog catalogState `json:"catalog"`
 }
 
 // backendState is one backing service as /readyz sees it.
@@ -50,6 +53,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	rd := readiness{
 		Database: backendState{Kind: s.DatabaseKind, OK: true},
 		Sessions: backendState{Kind: s.Sessions.Kind, OK: true},
+		Live:     backendState{Kind: s.DatabaseKind, OK: true},
 		Catalog: catalogState{
 			OK:       st.Cached > 0, // the latest comic, once known, is cached too
 			Cached:   st.Cached,
@@ -70,6 +74,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Sessions.Ping(ctx); err != nil {
 		rd.Sessions.OK, rd.Sessions.Error = false, "unreachable"
 		s.Log.WarnContext(ctx, "readyz: sessions unreachable", "err", err)
+	}
+	// Without it, live stats still show this instance's views, and the
+	// others' at each heartbeat; it reconnects by itself and logs so.
+	if err := s.Rankings.Listening(); err != nil {
+		rd.Live.OK, rd.Live.Error = false, "not listening"
 	}
 	rd.Ready = rd.Catalog.OK
 	w.Header().Set("Content-Type", "application/json")

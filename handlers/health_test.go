@@ -20,6 +20,10 @@ type readiness struct {
 		Kind string `json:"kind"`
 		OK   bool   `json:"ok"`
 	} `json:"sessions"`
+	Live struct {
+		Kind string `json:"kind"`
+		OK   bool   `json:"ok"`
+	} `json:"live"`
 	Catalog struct {
 		OK       bool   `json:"ok"`
 		Cached   int    `json:"cached"`
@@ -71,6 +75,9 @@ func TestReadyzWarm(t *testing.T) {
 	}
 	if rd.Sessions.Kind != "memory" || !rd.Sessions.OK {
 		t.Errorf("sessions: got %+v, want kind memory, ok", rd.Sessions)
+	}
+	if rd.Live.Kind != "memory" || !rd.Live.OK {
+		t.Errorf("live: got %+v, want kind memory, ok", rd.Live)
 	}
 	// Cached comics keep the app ready with the upstream gone.
 	a.upstream.Stop()

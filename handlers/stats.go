@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/xkcdapp/xkcdapp/catalog"
 	"github.com/xkcdapp/xkcdapp/live"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/views"
@@ -35,6 +38,13 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Only a comic the catalog holds has a page that follows its count:
+	// any other number would be one more topic for the hub to keep.
+	if topic.Comic > 0 {
+		if _, ok := s.Catalog.Cached(topic.Comic); !ok {
+			return catalog.ErrNotFound
+		}
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -47,18 +57,20 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("live stream: %w", err)
 	}
+	client := streamClientKey(clientIP(r))
+	if !s.streams.open(client) {
+		s.Log.InfoContext(r.Context(), "live stream refused: too many from one client", "streams", maxStreamsPerClient)
+		refuseStream(w, http.StatusTooManyRequests, "Too many live stats streams are open from your address.")
+		return nil
+	}
+	defer s.streams.close(client)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // no proxy may hold events back
 	stream, err := s.Live.Subscribe(topic, eventClient{w, rc})
 	if errors.Is(err, live.ErrClosed) || errors.Is(err, live.ErrFull) {
-		// Not a page: the browser retries by itself, with backoff, and on
-		// shutdown reaches another instance.
+		// On shutdown the browser's retry reaches another instance.
 		s.Log.InfoContext(r.Context(), "live stream refused", "err", err)
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Retry-After", "5")
-		h.Set("HX-Reswap", "none")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "Live stats are not available here right now.")
+		refuseStream(w, http.StatusServiceUnavailable, "Live stats are not available here right now.")
 		return nil
 	}
 	if err != nil {
@@ -73,6 +85,70 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 	case <-r.Context().Done():
 	}
 	return nil
+}
+
+// refuseStream answers a stream it will not open. Not a page: the browser
+// retries by itself, with backoff.
+func refuseStream(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Retry-After", "5")
+	h.Set("HX-Reswap", "none")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+// maxStreamsPerClient bounds the streams one client holds open on an
+// instance: room for every tab of a household or an office behind one
+// address, too few for one client to take the instance's streams.
+const maxStreamsPerClient = 32
+
+// clientStreams counts each client's open streams.
+type clientStreams struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// open counts a stream of client's, unless it has as many as it may.
+func (c *clientStreams) open(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[client] >= maxStreamsPerClient {
+		return false
+	}
+	if c.n == nil {
+		c.n = make(map[string]int)
+	}
+	c.n[client]++
+	return true
+}
+
+// close uncounts a stream of client's; a client with none has no entry.
+func (c *clientStreams) close(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[client]--; c.n[client] <= 0 {
+		delete(c.n, client)
+	}
+}
+
+// streamClientKey is what a client's streams are counted under: its
+// address, or for IPv6 its /64, a subscriber's usual share, within which
+// it could otherwise take a new address for every stream.
+func streamClientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // eventClient writes a stream's events to its response.

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/xkcdapp/xkcdapp/handlers"
 	"github.com/xkcdapp/xkcdapp/live/livetest"
 )
 
@@ -168,5 +170,89 @@ func TestStatsStreamMethods(t *testing.T) {
 		if s.Header.Get(h) == "" {
 			t.Errorf("stream response has no %s", h)
 		}
+	}
+}
+
+// TestStreamOfUnknownComic: a comic the catalog does not hold has no
+// stream, so that no client can make the hub follow any number it likes.
+func TestStreamOfUnknownComic(t *testing.T) {
+	a := newWarmApp(t, latest)
+	for _, q := range []string{"comic=" + strconv.Itoa(latest+1), "comic=999999"} {
+		w := a.get(t, "/stats/stream?"+q, htmx)
+		assertStatus(t, w, http.StatusNotFound)
+		if strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
+			t.Errorf("%s: a refused stream answered as an event stream", q)
+		}
+	}
+	if n := a.hub.Streams(); n != 0 {
+		t.Errorf("streams open after refusals: %d, want 0", n)
+	}
+	url := a.serve(t, nil)
+	livetest.Open(t, url+"/stats/stream?comic="+strconv.Itoa(latest)).Next(t, 10*time.Second)
+}
+
+// openStream opens a stream from the client at addr behind the load
+// balancer and returns its status; an open stream stays open until stop.
+func openStream(t *testing.T, url, addr string) (status int, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/stats/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stop = func() {
+		cancel()
+		resp.Body.Close()
+	}
+	t.Cleanup(stop)
+	return resp.StatusCode, stop
+}
+
+// TestStreamsPerClient: one client holds a bounded number of streams;
+// others are not refused for it, and a closed stream makes room.
+func TestStreamsPerClient(t *testing.T) {
+	a := newWarmApp(t, latest)
+	url := a.serve(t, nil)
+	var last func()
+	for i := range handlers.MaxStreamsPerClient {
+		status, stop := openStream(t, url, "203.0.113.7")
+		if status != http.StatusOK {
+			t.Fatalf("stream %d: status %d, want 200", i+1, status)
+		}
+		last = stop
+	}
+	if status, _ := openStream(t, url, "203.0.113.7"); status != http.StatusTooManyRequests {
+		t.Errorf("one stream too many: status %d, want 429", status)
+	}
+	// Another address of the same IPv6 /64 is the same client.
+	for i := range handlers.MaxStreamsPerClient {
+		if status, _ := openStream(t, url, "2001:db8:1:2::"+strconv.Itoa(i+1)); status != http.StatusOK {
+			t.Fatalf("IPv6 stream %d: status %d, want 200", i+1, status)
+		}
+	}
+	if status, _ := openStream(t, url, "2001:db8:1:2:ffff::1"); status != http.StatusTooManyRequests {
+		t.Errorf("one stream too many from the /64: status %d, want 429", status)
+	}
+	if status, _ := openStream(t, url, "203.0.113.8"); status != http.StatusOK {
+		t.Errorf("another client: status %d, want 200", status)
+	}
+	last()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, stop := openStream(t, url, "203.0.113.7")
+		if status == http.StatusOK {
+			break
+		}
+		stop()
+		if time.Now().After(deadline) {
+			t.Fatalf("after one stream closed: status %d, want 200", status)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

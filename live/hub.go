@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/catalog"
@@ -64,6 +65,7 @@ type Hub struct {
 	// scheduler: pages go on being served meanwhile.
 	writers     []*writer
 	stopWriters chan struct{}
+	watchWake   chan struct{} // streams were queued: watch the writers
 
 	mu        sync.Mutex
 	closed    bool
@@ -82,11 +84,40 @@ type Hub struct {
 // to other goroutines.
 const yieldEvery = 32
 
-// writer is one writer's queue: the streams with an event to send.
+// writer is one writer's queue: the streams with an event to send. Its
+// goroutine sends them in turn; when a write is held up (a client whose
+// socket is full, until its write deadline), the watch starts a helper
+// that goes on with the queue meanwhile, so that the streams behind it
+// are not held up once per stuck client.
 type writer struct {
 	mu    sync.Mutex
 	queue []*Stream
+	head  int // queue[head:] are still to send
 	wake  chan struct{}
+	// sent counts the sends done, for the watch to see the queue move.
+	sent atomic.Uint64
+}
+
+// pop takes the next stream to send to, nil when there is none.
+func (w *writer) pop() *Stream {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head == len(w.queue) {
+		return nil
+	}
+	s := w.queue[w.head]
+	w.queue[w.head] = nil
+	if w.head++; w.head == len(w.queue) {
+		w.queue, w.head = w.queue[:0], 0
+	}
+	return s
+}
+
+// waiting reports whether streams are queued.
+func (w *writer) waiting() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.head < len(w.queue)
 }
 
 // topic is the streams following one Topic.
@@ -114,8 +145,9 @@ func WithHeartbeat(d time.Duration) Option { return func(h *Hub) { h.heartbeat =
 func WithMaxStreams(n int) Option { return func(h *Hub) { h.maxStreams = n } }
 
 // writerCount is how many goroutines write events. A client that stops
-// reading holds its writer for one write deadline before it is dropped,
-// delaying the streams behind it in that shard by as much, once.
+// reading holds a goroutine for one write deadline before it is dropped;
+// the streams behind it wait stuckAfter at most, while a helper takes
+// over its writer's queue.
 const writerCount = 8
 
 // New returns a hub reading from src. Its writers run until Run ends.
@@ -135,6 +167,7 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 		topics:      make(map[Topic]*topic),
 		published:   -1,
 		stopWriters: make(chan struct{}),
+		watchWake:   make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		opt(h)
@@ -144,6 +177,7 @@ func New(src Source, cat Catalog, log *slog.Logger, opts ...Option) *Hub {
 		h.writers = append(h.writers, w)
 		go h.write(w)
 	}
+	go h.watch()
 	return h
 }
 
@@ -199,12 +233,18 @@ func (s *Stream) Close() {
 	s.mu.Unlock()
 }
 
-// send writes frame to the client unless the stream is closed, and drops
-// the stream when the client does not take it.
-func (s *Stream) send(frame []byte) {
+// sendPending writes the stream's pending event to the client unless the
+// stream is closed, and drops the stream when the client does not take
+// it. The event is taken while no other write can start, so that two
+// writers never send a stream's events out of order.
+func (s *Stream) sendPending() {
 	s.mu.Lock()
+	s.pmu.Lock()
+	frame := s.pending
+	s.pending, s.queued = nil, false
+	s.pmu.Unlock()
 	var err error
-	if !s.closed {
+	if frame != nil && !s.closed {
 		err = s.client.WriteEvent(frame)
 	}
 	s.mu.Unlock()
@@ -409,34 +449,81 @@ func (h *Hub) dispatch(d deliveries) {
 		default:
 		}
 	}
+	select {
+	case h.watchWake <- struct{}{}:
+	default:
+	}
 }
 
 // write sends each queued stream its pending event, until the hub stops.
 func (h *Hub) write(w *writer) {
-	var batch []*Stream
 	for {
 		select {
 		case <-w.wake:
 		case <-h.stopWriters:
 			return
 		}
-		w.mu.Lock()
-		batch, w.queue = w.queue, batch[:0]
-		w.mu.Unlock()
-		for i, s := range batch {
-			s.pmu.Lock()
-			frame := s.pending
-			s.pending, s.queued = nil, false
-			s.pmu.Unlock()
-			if frame != nil {
-				s.send(frame)
+		h.drain(w)
+	}
+}
+
+// drain sends w's queued streams their events until none is left.
+func (h *Hub) drain(w *writer) {
+	for i := 1; ; i++ {
+		s := w.pop()
+		if s == nil {
+			return
+		}
+		s.sendPending()
+		w.sent.Add(1)
+		if i%yieldEvery == 0 {
+			// Let requests waiting to run go first: an update may
+			// take a while to reach every stream, a page should not.
+			runtime.Gosched()
+		}
+	}
+}
+
+// stuckAfter is how long a writer's queue may go without a send before a
+// helper goes on with it. A write to a client that takes events is done
+// in microseconds; one to a client that does not waits for its deadline.
+const stuckAfter = 10 * time.Millisecond
+
+// watch starts a helper for each writer whose queue has not moved for
+// stuckAfter, while streams are queued, until the hub stops. Each stuck
+// write holds one goroutine until its deadline; the queue goes on.
+func (h *Hub) watch() {
+	seen := make([]uint64, len(h.writers))
+	tick := time.NewTicker(stuckAfter)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.watchWake:
+		case <-h.stopWriters:
+			return
+		}
+		// Counted from now: a writer just woken has had no time yet.
+		for i, w := range h.writers {
+			seen[i] = w.sent.Load()
+		}
+		tick.Reset(stuckAfter)
+		for busy := true; busy; {
+			select {
+			case <-tick.C:
+			case <-h.stopWriters:
+				return
 			}
-			if i%yieldEvery == yieldEvery-1 {
-				// Let requests waiting to run go first: an update may
-				// take a while to reach every stream, a page should not.
-				runtime.Gosched()
+			busy = false
+			for i, w := range h.writers {
+				sent := w.sent.Load()
+				if w.waiting() {
+					busy = true
+					if sent == seen[i] {
+						go h.drain(w)
+					}
+				}
+				seen[i] = sent
 			}
 		}
-		clear(batch)
 	}
 }

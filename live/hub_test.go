@@ -425,3 +425,100 @@ func TestEventFraming(t *testing.T) {
 		}
 	}
 }
+
+// gatedSource holds a Snapshot, once gated, until the test lets it go.
+type gatedSource struct {
+	*store.Memory
+	gated   atomic.Bool
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSource) Snapshot(ctx context.Context, top int, comics []int) (store.Snapshot, error) {
+	if g.gated.CompareAndSwap(true, false) {
+		g.reading <- struct{}{}
+		<-g.release
+	}
+	return g.Memory.Snapshot(ctx, top, comics)
+}
+
+// TestTopicFollowedDuringARead: a topic first followed while the stats
+// are being read, and so not in that read, gets its own state first, not
+// a count of 0 or a board cut to the rows read for others.
+func TestTopicFollowedDuringARead(t *testing.T) {
+	mem := store.NewMemory()
+	cat := newCatalog(t, mem)
+	addViews(t, mem, store.Count{Num: 1, Views: 9}, store.Count{Num: 5, Views: 3}, store.Count{Num: 6, Views: 2})
+	src := &gatedSource{Memory: mem, reading: make(chan struct{}), release: make(chan struct{})}
+	h := live.New(src, cat, quiet, live.WithInterval(5*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	running.Go(func() { mem.Listen(ctx, quiet, h.Changed) })
+	running.Go(func() { h.Run(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		running.Wait()
+	})
+
+	board := subscribe(t, h, live.Topic{Top: 1})
+	comic := subscribe(t, h, live.Topic{Comic: 1})
+	next(t, board)
+	next(t, comic)
+
+	src.gated.Store(true)
+	addViews(t, mem, store.Count{Num: 1, Views: 1})
+	<-src.reading // a read of the top 1 and comic 1 is under way
+	newComic := subscribe(t, h, live.Topic{Comic: 5})
+	newBoard := subscribe(t, h, live.Topic{Top: 3})
+	close(src.release)
+
+	if got := attrInt(t, next(t, newComic), "#comic-views", "data-views"); got != 3 {
+		t.Errorf("comic 5's first count = %d, want 3", got)
+	}
+	if got, want := strings.Join(rows(next(t, newBoard)), " "), "1:10 5:3 6:2"; got != want {
+		t.Errorf("top 3's first rows = %s, want %s", got, want)
+	}
+}
+
+// stuckClient takes its first event, then holds each later write until
+// released, as a client whose socket is full holds a write until its
+// deadline.
+type stuckClient struct {
+	first   atomic.Bool
+	release chan struct{}
+}
+
+func (c *stuckClient) WriteEvent(frame []byte) error {
+	if c.first.CompareAndSwap(false, true) {
+		return nil
+	}
+	<-c.release
+	return errTimeout
+}
+
+// TestStuckWritesDoNotHoldOthers: however long writes to stuck clients
+// take, and however many there are, the other streams get their events
+// meanwhile, not one write deadline later per stuck client.
+func TestStuckWritesDoNotHoldOthers(t *testing.T) {
+	mem := store.NewMemory()
+	h := startHub(t, mem, newCatalog(t, mem))
+	release := make(chan struct{})
+	reader := subscribe(t, h, live.Topic{Comic: 1})
+	next(t, reader)
+	// Enough stuck streams for every writer to meet several.
+	for range 32 {
+		s, err := h.Subscribe(live.Topic{Comic: 2}, &stuckClient{release: release})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+	}
+	t.Cleanup(func() { close(release) }) // before the streams close
+	for i := int64(1); i <= 3; i++ {
+		addViews(t, mem, store.Count{Num: 2, Views: 1})
+		addViews(t, mem, store.Count{Num: 1, Views: 1})
+		nextWhere(t, reader, "count "+strconv.FormatInt(i, 10), func(d *goquery.Document) bool {
+			return d.Find("#comic-views").AttrOr("data-views", "") == strconv.FormatInt(i, 10)
+		})
+	}
+}

@@ -74,7 +74,7 @@ func (h *Hub) refresh(ctx context.Context) {
 		h.failing = false
 	}
 	read := time.Since(start)
-	h.send(snap)
+	h.send(snap, top)
 	if took := time.Since(start); took > h.interval {
 		h.log.Warn("live stats: slow refresh; updates are late", "read", read, "took", took, "streams", streams)
 	}
@@ -90,8 +90,10 @@ func (h *Hub) failed(what string, err error) {
 }
 
 // send renders each followed topic's changes once and sends the same bytes
-// to all its streams.
-func (h *Hub) send(snap store.Snapshot) {
+// to all its streams. A topic first followed during the read, which the
+// read did not cover (a comic not asked for, more rows than top), waits
+// for the next refresh, which its Subscribe asked for.
+func (h *Hub) send(snap store.Snapshot, top int) {
 	stats := h.statsFrom(snap)
 	h.updateStats(stats)
 
@@ -105,9 +107,16 @@ func (h *Hub) send(snap store.Snapshot) {
 		was := tp.shown
 		var f frames
 		if t.Comic > 0 {
-			f = h.comicFrames(snap.Counts[t.Comic], was)
-			tp.shown = &shown{views: snap.Counts[t.Comic]}
+			n, read := snap.Counts[t.Comic]
+			if !read {
+				continue
+			}
+			f = h.comicFrames(n, was)
+			tp.shown = &shown{views: n}
 		} else {
+			if t.Top > top {
+				continue
+			}
 			rows := h.rank(snap.Top[:min(t.Top, len(snap.Top))], was)
 			f = h.boardFrames(t.Top, rows, was)
 			tp.shown = &shown{rows: rows}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -122,6 +123,39 @@ func (p *Postgres) SetWatchers(ctx context.Context, instance string, n int, ttl 
 	return nil
 }
 
+// errNotListening is Listening's answer while Listen has not connected.
+var errNotListening = errors.New("store: not listening for changes")
+
+// listenState is whether Listen holds a connection that hears changes.
+type listenState struct {
+	mu  sync.Mutex
+	up  bool
+	err error // why not, when it was lost
+}
+
+func (l *listenState) set(up bool, err error) {
+	l.mu.Lock()
+	l.up, l.err = up, err
+	l.mu.Unlock()
+}
+
+// Listening is nil while Listen holds a connection that hears changes,
+// and otherwise says why not: live stats on this instance then hear of
+// other instances' views only when a heartbeat re-reads them.
+func (p *Postgres) Listening() error {
+	l := &p.listening
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.up:
+		return nil
+	case l.err != nil:
+		return l.err
+	default:
+		return errNotListening
+	}
+}
+
 // listenBackoff bounds the wait between attempts to reconnect Listen.
 const (
 	listenFirstBackoff = 250 * time.Millisecond
@@ -145,11 +179,13 @@ func (p *Postgres) Listen(ctx context.Context, log *slog.Logger, changed func())
 	}
 	backoff := listenFirstBackoff
 	failing := false
+	defer p.listening.set(false, nil)
 	for {
-		err := listen(ctx, cfg, changed)
+		err := listen(ctx, cfg, func() { p.listening.set(true, nil) }, changed)
 		if ctx.Err() != nil {
 			return
 		}
+		p.listening.set(false, fmt.Errorf("store: listen for changes: %w", err))
 		if !failing {
 			log.Warn("live stats: lost the connection that hears of changes; reconnecting", "err", err)
 			failing = true
@@ -173,7 +209,7 @@ var errListened = errors.New("listening")
 
 // listen holds one connection listening on Channel until it fails or ctx
 // ends.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, changed func()) error {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, listening, changed func()) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -182,6 +218,7 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, changed func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return err
 	}
+	listening()
 	changed()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPing)
@@ -253,6 +290,9 @@ func (m *Memory) SetWatchers(_ context.Context, instance string, n int, ttl time
 	m.announce()
 	return nil
 }
+
+// Listening is always nil: the memory store hears its own changes.
+func (m *Memory) Listening() error { return nil }
 
 // Listen calls changed after every change to this store until ctx ends,
 // and once at the start, as Postgres.Listen does on connecting.

@@ -141,17 +141,27 @@ func TestPostgresListenAcrossInstances(t *testing.T) {
 	direct, proxied, proxy := storetest.NewProxiedDatabase(t)
 	a := storetest.NewPostgres(t, direct)
 	b := openPostgres(t, proxied)
+	if b.Listening() == nil {
+		t.Error("Listening before Listen: got nil, want an error")
+	}
 
 	heard := listen(t, b)
 	expectChange(t, heard, "on connecting")
+	if err := b.Listening(); err != nil {
+		t.Errorf("Listening once connected: %v", err)
+	}
 	mustAddViews(t, a, store.Count{Num: 1, Views: 1})
 	expectChange(t, heard, "after a batch on the other instance")
 
 	proxy.Cut()
 	mustAddViews(t, a, store.Count{Num: 1, Views: 1}) // missed while cut
+	poll(t, "Listening to report the cut", func() bool { return b.Listening() != nil })
 	proxy.Restore()
 	// The reconnect is a change: whatever was missed is read again.
 	expectChange(t, heard, "on reconnecting")
+	if err := b.Listening(); err != nil {
+		t.Errorf("Listening once reconnected: %v", err)
+	}
 	mustAddViews(t, a, store.Count{Num: 2, Views: 1})
 	expectChange(t, heard, "after a batch once reconnected")
 }

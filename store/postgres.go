@@ -20,7 +20,8 @@ import (
 
 // Postgres is the store of record.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	listening listenState
 }
 
 // OpenPostgres connects to the database at url. It does not wait for the

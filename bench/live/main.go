@@ -303,7 +303,7 @@ func openReader(ctx context.Context, host, query string, ended *atomic.Int64) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(conn, "GET /stats/stream?%s HTTP/1.1\r\nHost: %s\r\nHX-Request: true\r\nAccept: text/event-stream\r\n\r\n", query, host)
+	fmt.Fprintf(conn, "GET /stats/stream?%s HTTP/1.1\r\nHost: %s\r\nHX-Request: true\r\nAccept: text/event-stream\r\nX-Forwarded-For: %s\r\n\r\n", query, host, visitor(18))
 	br := bufio.NewReaderSize(conn, 256)
 	status, err := br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
@@ -328,6 +328,16 @@ func openReader(ctx context.Context, host, query string, ended *atomic.Int64) er
 	return nil
 }
 
+// visitors numbers the visitors whose streams this process opens.
+var visitors atomic.Uint32
+
+// visitor is a new visitor's address in 198.<net>.0.0/16, as a load
+// balancer would name it: the instance bounds the streams of each one.
+func visitor(net byte) string {
+	n := visitors.Add(1)
+	return fmt.Sprintf("198.%d.%d.%d", net, n>>8&0xff, n&0xff)
+}
+
 var probeClient = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: -1}}
 
 // openProbe opens a stream that notes, for every event, which views it
@@ -338,6 +348,7 @@ func openProbe(ctx context.Context, url string, rec *recorder) error {
 		return err
 	}
 	req.Header.Set("HX-Request", "true")
+	req.Header.Set("X-Forwarded-For", visitor(19))
 	resp, err := probeClient.Do(req)
 	if err != nil {
 		return err
@@ -353,6 +364,7 @@ func openProbe(ctx context.Context, url string, rec *recorder) error {
 	go func() {
 		defer resp.Body.Close()
 		last := map[int]int64{}
+		inTable := map[int]bool{}
 		err := livetest.Read(resp.Body, func(data string) {
 			now := time.Now()
 			if comic > 0 {
@@ -363,12 +375,23 @@ func openProbe(ctx context.Context, url string, rec *recorder) error {
 				}
 				return
 			}
-			for _, m := range boardRow.FindAllStringSubmatch(data, -1) {
+			rows := boardRow.FindAllStringSubmatch(data, -1)
+			if len(rows) == 0 {
+				return
+			}
+			// A row timed only if the table before held it: one that
+			// comes back into the top was not late, only out of sight.
+			shown := make(map[int]bool, len(rows))
+			for _, m := range rows {
 				num, _ := strconv.Atoi(m[1])
 				n, _ := strconv.ParseInt(m[2], 10, 64)
-				rec.shown(num, last[num], n, now)
+				if inTable[num] {
+					rec.shown(num, last[num], n, now)
+				}
 				last[num] = max(last[num], n)
+				shown[num] = true
 			}
+			inTable = shown
 		})
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			rec.ended.Add(1)

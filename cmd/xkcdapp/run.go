@@ -195,6 +195,7 @@ type Store interface {
 	Snapshot(ctx context.Context, top int, comics []int) (store.Snapshot, error)
 	SetWatchers(ctx context.Context, instance string, n int, ttl time.Duration) error
 	Listen(ctx context.Context, log *slog.Logger, changed func())
+	Listening() error
 	Ping(ctx context.Context) error
 	Close()
 	handlers.AdminStore

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -241,8 +242,13 @@ func TestDatabaseOutage(t *testing.T) {
 	if status, _, _ := get(t, http.DefaultClient, app.URL+"/comic/11"); status != http.StatusOK {
 		t.Fatalf("GET /comic/11 with the database up: status %d, want 200", status)
 	}
+	waitFor(t, 10*time.Second, "/readyz to report live stats listening", func() bool { return liveReadiness(t, app.URL).OK })
 
 	proxy.Cut()
+	waitFor(t, 10*time.Second, "/readyz to report live stats not listening", func() bool {
+		live := liveReadiness(t, app.URL)
+		return !live.OK && live.Kind == "postgres" && live.Error != ""
+	})
 	const during = 30
 	for i := range during {
 		start := time.Now()
@@ -262,6 +268,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	proxy.Restore()
+	waitFor(t, 40*time.Second, "/readyz to report live stats listening again", func() bool { return liveReadiness(t, app.URL).OK })
 	db, err := store.OpenPostgres(context.Background(), direct, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +278,24 @@ func TestDatabaseOutage(t *testing.T) {
 		n, err := db.Views(context.Background(), 11)
 		return err == nil && n == 1+during
 	})
+}
+
+// liveState is /readyz's word on the connection on which live stats hear
+// of other instances' views.
+type liveState struct {
+	Kind  string
+	OK    bool
+	Error string
+}
+
+func liveReadiness(t *testing.T, base string) liveState {
+	t.Helper()
+	status, _, body := get(t, http.DefaultClient, base+"/readyz")
+	var rd struct{ Live *liveState }
+	if err := json.Unmarshal([]byte(body), &rd); err != nil || rd.Live == nil {
+		t.Fatalf("/readyz: status %d, body %q: no live stats state", status, body)
+	}
+	return *rd.Live
 }
 
 // TestPasswordsStayOutOfLogs: the database password reaches Postgres, never

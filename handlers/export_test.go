@@ -1,0 +1,4 @@
+package handlers
+
+// MaxStreamsPerClient is how many streams one client may hold open.
+const MaxStreamsPerClient = maxStreamsPerClient
