@@ -36,7 +36,9 @@ func (h *Hub) watcherTTL() time.Duration { return 3 * h.heartbeat }
 func (h *Hub) refresh(ctx context.Context) {
 	h.mu.Lock()
 	streams := h.streams
-	share := streams != h.published || time.Since(h.sharedAt) >= h.heartbeat
+	// Half a beat, not a whole: a beat's refresh comes a little under a
+	// beat after the last share, and must not wait for the next.
+	share := streams != h.published || time.Since(h.sharedAt) >= h.heartbeat/2
 	top, comics := 0, []int(nil)
 	for t := range h.topics {
 		top = max(top, t.Top)
