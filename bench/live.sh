@@ -70,5 +70,5 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after the run"
 if grep -q '"level":"\(WARN\|ERROR\)"' "$bin/app.log"; then
 	echo "warnings and errors logged by the instance:"
 	grep '"level":"\(WARN\|ERROR\)"' "$bin/app.log" | grep -o '"level":"[A-Z]*","msg":"[^"]*"' | sort | uniq -c
-	grep '"msg":"live stats: slow refresh' "$bin/app.log" | tail -3
+	grep '"msg":"live stats: slow refresh' "$bin/app.log" | tail -3 || true
 fi
