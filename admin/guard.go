@@ -6,9 +6,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/xkcdapp/xkcdapp/clientkey"
 )
 
 // Errors of a sign-in.
@@ -104,7 +105,7 @@ const maxUserLen = 256
 // too often, ErrBusy when too many checks are running, and otherwise
 // ErrWrongCredentials, after the same work whichever part was wrong.
 func (g *Guard) SignIn(ctx context.Context, ip, user, password string) error {
-	ipKey := "ip:" + clientKey(ip)
+	ipKey := "ip:" + clientkey.Of(ip)
 	userKey := "user:" + userKey(user)
 	if wait, ok := g.byIP.Take(ipKey); !ok {
 		return &LimitedError{RetryAfter: wait}
@@ -151,25 +152,6 @@ func (g *Guard) check(user, password string) bool {
 		h = g.hash
 	}
 	return h.Matches(password) && userOK
-}
-
-// clientKey is what attempts from the client at ip are counted under. An
-// IPv6 client counts as its /64, a subscriber's usual share: it could
-// otherwise take a new address for each attempt.
-func clientKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String()
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 // userKey is a fixed-size key for any username: attempts at long or many

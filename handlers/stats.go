@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/catalog"
+	"github.com/xkcdapp/xkcdapp/clientkey"
 	"github.com/xkcdapp/xkcdapp/live"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/views"
@@ -57,7 +57,7 @@ func (s *server) statsStream(w http.ResponseWriter, r *http.Request) error {
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("live stream: %w", err)
 	}
-	client := streamClientKey(clientIP(r))
+	client := clientkey.Of(clientIP(r))
 	if !s.streams.open(client) {
 		s.Log.InfoContext(r.Context(), "live stream refused: too many from one client", "streams", maxStreamsPerClient)
 		refuseStream(w, http.StatusTooManyRequests, "Too many live stats streams are open from your address.")
@@ -130,25 +130,6 @@ func (c *clientStreams) close(client string) {
 	if c.n[client]--; c.n[client] <= 0 {
 		delete(c.n, client)
 	}
-}
-
-// streamClientKey is what a client's streams are counted under: its
-// address, or for IPv6 its /64, a subscriber's usual share, within which
-// it could otherwise take a new address for every stream.
-func streamClientKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String()
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 // eventClient writes a stream's events to its response.
