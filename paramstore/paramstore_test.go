@@ -3,27 +3,12 @@ package paramstore_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xkcdapp/xkcdapp/paramstore"
 	"github.com/xkcdapp/xkcdapp/paramstore/paramstoretest"
 )
-
-// isolate keeps the machine's own AWS settings out of a test.
-func isolate(t *testing.T) {
-	t.Helper()
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_PROFILE": "",
-		"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SSM": "",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 // fakeEnv is the environment that points the SDK at the fake.
 func fakeEnv(fake *paramstoretest.Server) func(string) string {
@@ -47,7 +32,7 @@ func load(t *testing.T, fake *paramstoretest.Server, prefix string) (paramstore.
 }
 
 func TestLoadEveryPage(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	var params []paramstoretest.Parameter
 	want := make(map[string]string)
 	for i := range 25 {
@@ -74,7 +59,7 @@ func TestLoadEveryPage(t *testing.T) {
 }
 
 func TestLoadNamesAndScope(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t,
 		paramstoretest.Parameter{Name: "/xkcdapp/prod/DATABASE_PASSWORD", Type: "SecureString", Value: "s3cret pass"},
 		paramstoretest.Parameter{Name: "/xkcdapp/prod/cache/REDIS_URL", Type: "SecureString", Value: "rediss://:tok@cache:6379"},
@@ -105,7 +90,7 @@ func TestLoadNamesAndScope(t *testing.T) {
 }
 
 func TestLoadSameNameTwice(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t,
 		paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"},
 		paramstoretest.Parameter{Name: "/xkcdapp/prod/old/LOG_LEVEL", Type: "String", Value: "debug"},
@@ -117,7 +102,7 @@ func TestLoadSameNameTwice(t *testing.T) {
 }
 
 func TestLoadAccessDenied(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"})
 	fake.Deny()
 	_, err := load(t, fake, "/xkcdapp/prod/")
@@ -140,7 +125,7 @@ func TestLoadAccessDenied(t *testing.T) {
 // TestLoadThrottled: many tasks starting at once can exceed SSM's request
 // rate; a throttled call is retried rather than failing the start.
 func TestLoadThrottled(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"})
 	fake.Throttle(2)
 	got, err := load(t, fake, "/xkcdapp/prod/")
@@ -158,7 +143,7 @@ func TestLoadThrottled(t *testing.T) {
 // TestRegion: AWS_REGION, else AWS_DEFAULT_REGION (which the SDK itself
 // does not read) is the region calls are signed for.
 func TestRegion(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"})
 	for _, tt := range []struct{ region, defaultRegion, want string }{
 		{"eu-central-1", "", "eu-central-1"},
@@ -183,7 +168,7 @@ func TestRegion(t *testing.T) {
 }
 
 func TestNoRegion(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	_, err := paramstore.NewClient(context.Background(), "/xkcdapp/prod/", func(string) string { return "" })
 	if err == nil {
 		t.Fatal("NewClient without a region: got nil, want an error")
@@ -196,7 +181,7 @@ func TestNoRegion(t *testing.T) {
 }
 
 func TestBadPrefix(t *testing.T) {
-	isolate(t)
+	paramstoretest.Isolate(t)
 	fake := paramstoretest.NewServer(t)
 	if _, err := load(t, fake, "xkcdapp/prod"); err == nil || !strings.Contains(err.Error(), "SSM_PREFIX") {
 		t.Errorf("Load with a prefix not starting with /: got %v, want an error naming SSM_PREFIX", err)

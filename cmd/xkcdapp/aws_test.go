@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,27 +16,12 @@ import (
 	"github.com/xkcdapp/xkcdapp/xkcd/xkcdtest"
 )
 
-// isolateAWS keeps the machine's own AWS settings out of a test: the SDK
-// reads some of them from the process, whatever run's getenv says.
-func isolateAWS(t *testing.T) {
-	t.Helper()
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_PROFILE": "",
-		"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SSM": "",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 // TestProductionSettings runs the app as it runs on AWS: secrets from SSM
 // Parameter Store, Postgres and Redis over TLS with passwords, each
 // verified against its CA. Pages are served with both in use, and no
 // secret reaches the logs.
 func TestProductionSettings(t *testing.T) {
-	isolateAWS(t)
+	paramstoretest.Isolate(t)
 	ca := tlstest.NewCA(t, "xkcdapp test CA")
 	db := storetest.NewTLSServer(t, ca, "localhost")
 	const redisToken = "redis-auth-token-7f3a"
@@ -113,7 +97,7 @@ func TestProductionSettings(t *testing.T) {
 // TestSSMFailuresStopStart: without a region, or without permission,
 // the app does not start, and says which permission on which path.
 func TestSSMFailuresStopStart(t *testing.T) {
-	isolateAWS(t)
+	paramstoretest.Isolate(t)
 	ssm := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/test/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"})
 	ssm.Deny()
 	env := map[string]string{
@@ -145,7 +129,7 @@ func TestSSMFailuresStopStart(t *testing.T) {
 // parameter (it runs every few seconds), and so does not fail on settings
 // that are only complete with theirs.
 func TestHealthcheckNeedsOnlyADDR(t *testing.T) {
-	isolateAWS(t)
+	paramstoretest.Isolate(t)
 	upstream := xkcdtest.NewServer(5)
 	t.Cleanup(upstream.Stop)
 	app := startApp(t, map[string]string{"XKCD_BASE_URL": upstream.URL})
@@ -173,7 +157,7 @@ func TestHealthcheckNeedsOnlyADDR(t *testing.T) {
 // TestEmptyPrefix: a prefix with nothing under it is most likely a typo;
 // the app starts (the environment may hold every setting) and says so.
 func TestEmptyPrefix(t *testing.T) {
-	isolateAWS(t)
+	paramstoretest.Isolate(t)
 	upstream := xkcdtest.NewServer(5)
 	t.Cleanup(upstream.Stop)
 	ssm := paramstoretest.NewServer(t, paramstoretest.Parameter{Name: "/xkcdapp/prod/LOG_LEVEL", Type: "String", Value: "warn"})
@@ -194,7 +178,7 @@ func TestEmptyPrefix(t *testing.T) {
 // error that says the setting came from there, since the task's own
 // environment does not show it, and never quotes a secret.
 func TestBadSettingFromSSM(t *testing.T) {
-	isolateAWS(t)
+	paramstoretest.Isolate(t)
 	ssm := paramstoretest.NewServer(t,
 		paramstoretest.Parameter{Name: "/xkcdapp/test/DATABASE_PORT", Type: "String", Value: "fivefourthreetwo"},
 		paramstoretest.Parameter{Name: "/xkcdapp/test/DATABASE_PASSWORD", Type: "SecureString", Value: "hunter2"},
