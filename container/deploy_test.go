@@ -119,9 +119,10 @@ func settingLiterals(f ast.Node) []string {
 }
 
 // readByTheApp reports whether the app reads name: one of its settings,
-// SSM_PREFIX, or the AWS SDK's own (region, endpoint, credentials).
+// SSM_PREFIX, the AWS SDK's own (region, endpoint, credentials), or the
+// Go runtime's memory limit.
 func readByTheApp(name string) bool {
-	return config.Known(name) || name == "SSM_PREFIX" || strings.HasPrefix(name, "AWS_")
+	return config.Known(name) || name == "SSM_PREFIX" || strings.HasPrefix(name, "AWS_") || name == "GOMEMLIMIT"
 }
 
 // unreadNames are the setting-shaped literals of a Go source the app

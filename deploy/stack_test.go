@@ -582,6 +582,7 @@ func TestTaskDefinition(t *testing.T) {
 			"DATABASE_SSLROOTCERT": s.cfg.DatabaseSSLRootCert,
 			"DATABASE_MAX_CONNS":   fmt.Sprint(s.cfg.DatabaseMaxConns),
 			"LOG_FORMAT":           "json",
+			"GOMEMLIMIT":           fmt.Sprintf("%dMiB", s.cfg.TaskMemoryMiB*4/5),
 		}
 		if !maps.Equal(env, want) {
 			t.Errorf("environment %v, want %v (secrets come from SSM, never the task definition)", env, want)
