@@ -64,11 +64,7 @@ func (p *Postgres) Snapshot(ctx context.Context, top int, comics []int) (Snapsho
 		return err
 	})
 	if top > 0 {
-		b.Queue(`
-			SELECT num, view_count FROM comic_views
-			WHERE view_count > 0
-			ORDER BY view_count DESC, num
-			LIMIT $1`, min(top, MaxTop)).Query(func(rows pgx.Rows) (err error) {
+		b.Queue(topComicsSQL, min(top, MaxTop)).Query(func(rows pgx.Rows) (err error) {
 			s.Top, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Count])
 			return err
 		})

@@ -218,14 +218,18 @@ func (p *Postgres) Views(ctx context.Context, num int) (int64, error) {
 	return n, nil
 }
 
+// topComicsSQL reads the $1 most viewed comics, for TopComics and the
+// live stats' Snapshot alike.
+const topComicsSQL = `
+	SELECT num, view_count FROM comic_views
+	WHERE view_count > 0
+	ORDER BY view_count DESC, num
+	LIMIT $1`
+
 // TopComics returns up to limit (at most MaxTop) viewed comics, most viewed first and ties
 // broken by the lower number.
 func (p *Postgres) TopComics(ctx context.Context, limit int) ([]Count, error) {
-	rows, err := p.pool.Query(ctx, `
-		SELECT num, view_count FROM comic_views
-		WHERE view_count > 0
-		ORDER BY view_count DESC, num
-		LIMIT $1`, min(max(limit, 0), MaxTop))
+	rows, err := p.pool.Query(ctx, topComicsSQL, min(max(limit, 0), MaxTop))
 	if err != nil {
 		return nil, fmt.Errorf("store: top comics: %w", err)
 	}
