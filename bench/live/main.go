@@ -201,12 +201,7 @@ var (
 // reads. Apart, the probes are not queued behind thousands of reading
 // goroutines woken by the same event, as a browser is not.
 func attach(ctx context.Context, c config, rec *recorder) (readers *exec.Cmd, err error) {
-	probes := make([]string, 0, c.probes)
-	for i, q := range queries(c) {
-		if i%max(c.streams/max(c.probes, 1), 1) == 0 && len(probes) < c.probes {
-			probes = append(probes, q)
-		}
-	}
+	probes, _ := split(c)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-readers", "-url", c.base,
 		"-streams", strconv.Itoa(c.streams), "-probes", strconv.Itoa(len(probes)),
 		"-leaderboard", strconv.FormatFloat(c.board, 'f', -1, 64), "-comics", strconv.Itoa(c.comics))
@@ -239,21 +234,28 @@ func queries(c config) []string {
 	return qs
 }
 
+// split parts the streams to open into the probes, spread evenly over
+// them, and the readers. Both processes split alike: the probes are the
+// streams the reading process leaves out.
+func split(c config) (probes, readers []string) {
+	step := max(c.streams/max(c.probes, 1), 1)
+	for i, q := range queries(c) {
+		if i%step == 0 && len(probes) < c.probes {
+			probes = append(probes, q)
+		} else {
+			readers = append(readers, q)
+		}
+	}
+	return probes, readers
+}
+
 // holdReaders opens the streams that only read, says so, and holds them.
 func holdReaders(c config) error {
 	u, err := url.Parse(c.base)
 	if err != nil {
 		return err
 	}
-	var readers []string
-	probes := 0
-	for i, q := range queries(c) {
-		if i%max(c.streams/max(c.probes, 1), 1) == 0 && probes < c.probes {
-			probes++
-			continue
-		}
-		readers = append(readers, q)
-	}
+	_, readers := split(c)
 	ctx := context.Background()
 	var ended atomic.Int64
 	if err := openAll(ctx, readers, func(q string) error { return openReader(ctx, u.Host, q, &ended) }); err != nil {
