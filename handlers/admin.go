@@ -235,10 +235,11 @@ func (s *server) audit(r *http.Request, user, action, detail string) {
 	}
 }
 
-// clientIP is the address a sign-in is limited by: the connection's, or,
-// when that is a private address (a load balancer in front of the app),
-// the last one that balancer added to X-Forwarded-For. A client that
-// reaches the app directly cannot choose its address that way.
+// clientIP is the address sign-ins and live streams are limited by: the
+// connection's, or, when that is a private address (a load balancer in
+// front of the app), the last one that balancer added to X-Forwarded-For.
+// A client that reaches the app directly cannot choose its address that
+// way.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
