@@ -155,16 +155,12 @@ type Status struct {
 	// LastRun is Run's last sync that finished; Syncing is set while one runs.
 	LastRun SyncRun
 	Syncing bool
-	// Errors are the latest failed upstream calls, newest first.
-	Errors []UpstreamError
 }
 
-// Status reports how complete the catalog is.
+// Status reports how complete the catalog is. Comic pages ask for it.
 func (c *Catalog) Status() Status {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	errs := slices.Clone(c.errs)
-	slices.Reverse(errs)
 	return Status{
 		Cached:   len(c.nums),
 		Latest:   c.latest,
@@ -172,8 +168,18 @@ func (c *Catalog) Status() Status {
 		LastSync: c.lastSync,
 		LastRun:  c.lastRun,
 		Syncing:  c.syncing,
-		Errors:   errs,
 	}
+}
+
+// RecentErrors returns the latest failed upstream calls, newest first: a
+// copy, made only for operators, not in Status, which every comic page
+// asks for.
+func (c *Catalog) RecentErrors() []UpstreamError {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	errs := slices.Clone(c.errs)
+	slices.Reverse(errs)
+	return errs
 }
 
 // failed remembers an upstream error, and when upstream last failed;

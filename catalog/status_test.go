@@ -59,12 +59,11 @@ func TestSyncNow(t *testing.T) {
 		st := c.Status()
 		return !st.Syncing && st.LastRun.Finished.After(second.Finished)
 	})
-	st := c.Status()
-	if st.LastRun.Err == nil {
+	if c.Status().LastRun.Err == nil {
 		t.Error("LastRun.Err with upstream failing: got nil, want an error")
 	}
-	if len(st.Errors) == 0 || st.Errors[0].Num != 0 || st.Errors[0].Err == "" || st.Errors[0].At.IsZero() {
-		t.Errorf("Errors: got %+v, want the failed call for the latest comic first", st.Errors)
+	if errs := c.RecentErrors(); len(errs) == 0 || errs[0].Num != 0 || errs[0].Err == "" || errs[0].At.IsZero() {
+		t.Errorf("RecentErrors: got %+v, want the failed call for the latest comic first", errs)
 	}
 }
 
@@ -80,12 +79,12 @@ func TestRecentErrorsBounded(t *testing.T) {
 			t.Fatalf("Comic(%d) with upstream failing: got %v, want ErrUnavailable", n, err)
 		}
 	}
-	errs := c.Status().Errors
+	errs := c.RecentErrors()
 	var nums []int
 	for _, e := range errs {
 		nums = append(nums, e.Num)
 	}
 	if len(nums) != 10 || nums[0] != 15 || nums[9] != 6 {
-		t.Errorf("Errors: got comics %v, want the last ten, newest first (15 down to 6)", nums)
+		t.Errorf("RecentErrors: got comics %v, want the last ten, newest first (15 down to 6)", nums)
 	}
 }

@@ -120,13 +120,8 @@ func (s *server) formTokenOK(r *http.Request) bool {
 // adminOf is what every signed-in page shows: who, and the form token. A
 // notice left by a form sent without JavaScript is taken from the session.
 func (s *server) adminOf(r *http.Request) views.Admin {
-	ctx := r.Context()
-	a := views.Admin{User: s.operator(r), CSRF: s.Sessions.GetString(ctx, adminCSRFKey)}
-	if s.Sessions.Exists(ctx, adminNoticeKey) {
-		a.Notice = s.Sessions.PopString(ctx, adminNoticeKey)
-		visitOf(ctx).changed = true
-	}
-	return a
+	return views.Admin{User: s.operator(r), CSRF: s.Sessions.GetString(r.Context(), adminCSRFKey),
+		Notice: s.takeNotice(r, adminNoticeKey)}
 }
 
 // noticeNext leaves a notice for the page after a redirect.
@@ -139,12 +134,7 @@ func (s *server) noticeNext(r *http.Request, notice string) {
 // for anyone else.
 func (s *server) adminHome(w http.ResponseWriter, r *http.Request) error {
 	if s.operator(r) == "" {
-		v := views.AdminSignInView{}
-		if !visitOf(r.Context()).down && s.Sessions.Exists(r.Context(), adminNoticeKey) {
-			v.Notice = s.Sessions.PopString(r.Context(), adminNoticeKey)
-			visitOf(r.Context()).changed = true
-		}
-		s.render(w, r, http.StatusOK, views.AdminSignInPage(v))
+		s.render(w, r, http.StatusOK, views.AdminSignInPage(views.AdminSignInView{Notice: s.takeNotice(r, adminNoticeKey)}))
 		return nil
 	}
 	s.render(w, r, http.StatusOK, views.AdminCatalogPage(s.adminOf(r), s.catalogStatus()))
@@ -245,10 +235,11 @@ func (s *server) audit(r *http.Request, user, action, detail string) {
 	}
 }
 
-// clientIP is the address a sign-in is limited by: the connection's, or,
-// when that is a private address (a load balancer in front of the app),
-// the last one that balancer added to X-Forwarded-For. A client that
-// reaches the app directly cannot choose its address that way.
+// clientIP is the address sign-ins and live streams are limited by: the
+// connection's, or, when that is a private address (a load balancer in
+// front of the app), the last one that balancer added to X-Forwarded-For.
+// A client that reaches the app directly cannot choose its address that
+// way.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

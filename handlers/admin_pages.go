@@ -38,7 +38,7 @@ func (s *server) catalogStatus() views.CatalogStatusView {
 	if st.LastRun.Err != nil {
 		v.LastSyncErr = st.LastRun.Err.Error()
 	}
-	for _, e := range st.Errors {
+	for _, e := range s.Catalog.RecentErrors() {
 		v.Errors = append(v.Errors, views.UpstreamErrorView{At: e.At, Num: e.Num, Err: e.Err})
 	}
 	return v

@@ -21,6 +21,7 @@ type Catalog interface {
 	Latest(ctx context.Context) (*xkcd.Comic, error)
 	Cached(n int) (*xkcd.Comic, bool)
 	Status() catalog.Status
+	RecentErrors() []catalog.UpstreamError
 	SyncNow() error
 }
 

@@ -16,9 +16,8 @@ const noticeKey = "notice"
 func (s *server) showHistory(w http.ResponseWriter, r *http.Request) error {
 	h, ok := s.history(r)
 	v := s.historyView(h, ok)
-	if ok && s.Sessions.Exists(r.Context(), noticeKey) {
-		v.Notice = s.Sessions.PopString(r.Context(), noticeKey)
-		visitOf(r.Context()).changed = true
+	if ok {
+		v.Notice = s.takeNotice(r, noticeKey)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, views.HistoryPage(v))

@@ -47,6 +47,18 @@ func visitOf(ctx context.Context) *visit {
 	return v
 }
 
+// takeNotice returns the notice left under key for this page, and
+// forgets it: it is shown once. "" when there is none, or no session.
+func (s *server) takeNotice(r *http.Request, key string) string {
+	ctx := r.Context()
+	v := visitOf(ctx)
+	if v.down || !s.Sessions.Exists(ctx, key) {
+		return ""
+	}
+	v.changed = true
+	return s.Sessions.PopString(ctx, key)
+}
+
 // loadSession is scs's LoadAndSave, except that a session store in trouble
 // never fails the page: the request goes on without the session, and the
 // page says history is unavailable.

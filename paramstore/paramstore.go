@@ -8,8 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +32,7 @@ type Params map[string]string
 
 // Names returns the settings' names, sorted: what may be logged of them.
 func (p Params) Names() []string {
-	names := make([]string, 0, len(p))
-	for n := range p {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(p))
 }
 
 // Under returns a getenv that answers from getenv first and from p only
