@@ -69,9 +69,8 @@ func buildCommand(t *testing.T, version string) []string {
 	return nil
 }
 
-// buildContext copies what .dockerignore lets into the build context to
-// a temporary folder: a build there fails if it leaves out a needed file.
-func buildContext(t *testing.T) string {
+// dockerignore is the repository's .dockerignore, as the builder reads it.
+func dockerignore(t *testing.T) *patternmatcher.PatternMatcher {
 	t.Helper()
 	f, err := os.Open(filepath.Join(root, ".dockerignore"))
 	if err != nil {
@@ -86,8 +85,16 @@ func buildContext(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ignored
+}
+
+// buildContext copies what .dockerignore lets into the build context to
+// a temporary folder: a build there fails if it leaves out a needed file.
+func buildContext(t *testing.T) string {
+	t.Helper()
+	ignored := dockerignore(t)
 	dst := t.TempDir()
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -137,19 +144,7 @@ func copyFile(src, dst string) error {
 // secrets in them (compose's .env, a developer's keys) never reach the
 // builder, present or not.
 func TestDockerignoreLocalSecrets(t *testing.T) {
-	f, err := os.Open(filepath.Join(root, ".dockerignore"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	patterns, err := ignorefile.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ignored, err := patternmatcher.New(patterns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ignored := dockerignore(t)
 	for _, name := range []string{".env", ".env.local", "cmd/.env", "server.key", "certs/client.key", ".aws/credentials"} {
 		if skip, err := ignored.MatchesOrParentMatches(name); err != nil || !skip {
 			t.Errorf(".dockerignore lets %s into the build context", name)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xkcdapp/xkcdapp/counter"
+	"github.com/xkcdapp/xkcdapp/logtest"
 	"github.com/xkcdapp/xkcdapp/store"
 	"github.com/xkcdapp/xkcdapp/store/storetest"
 )
@@ -268,7 +269,7 @@ func TestClose(t *testing.T) {
 	t.Run("database down", func(t *testing.T) {
 		_, proxied, proxy := storetest.NewProxiedDatabase(t)
 		through := storetest.NewPostgres(t, proxied)
-		var logs syncBuffer
+		var logs logtest.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		c := counter.New(through, log, counter.WithWriteTimeout(writeTimeout))
 		record(t, c, 1)
@@ -292,24 +293,6 @@ func TestClose(t *testing.T) {
 			t.Errorf("log after a failed Close: got %q, want a line saying views=3 were lost", line)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitFor polls cond until it holds or d passes.

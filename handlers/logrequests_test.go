@@ -2,33 +2,15 @@ package handlers
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
+
+	"github.com/xkcdapp/xkcdapp/logtest"
 )
-
-// lockedBuffer is a log destination the server and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // TestLogRequestsStatusAndSize: the log line has the answer's final
 // status (not an early 103) and its size.
@@ -48,7 +30,7 @@ func TestLogRequestsStatusAndSize(t *testing.T) {
 		{"nothing", func(w http.ResponseWriter, r *http.Request) {}, 200, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs logtest.Buffer
 			s := &server{Deps: Deps{Log: slog.New(slog.NewJSONHandler(&logs, nil))}}
 			ts := httptest.NewServer(s.logRequests(tt.handler))
 			defer ts.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/xkcdapp/xkcdapp/logtest"
 	"github.com/xkcdapp/xkcdapp/session"
 	"github.com/xkcdapp/xkcdapp/session/sessiontest"
 )
@@ -245,30 +246,12 @@ func TestContextEndsWait(t *testing.T) {
 	}
 }
 
-// logLines is a log that tests can read.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
 // TestRecovery: once Redis is back and the quiet period is over, sessions
 // work again; the outage is logged once, and so is its end.
 func TestRecovery(t *testing.T) {
 	const budget, quiet = 200 * time.Millisecond, 300 * time.Millisecond
 	srv := sessiontest.NewServer(t)
-	logs := &logLines{}
+	logs := &logtest.Buffer{}
 	s := open(t, srv.URL, session.Options{Budget: budget, Quiet: quiet}, slog.New(slog.NewTextHandler(logs, nil)))
 	token := save(t, s, "history", []byte{1})
 
@@ -301,10 +284,10 @@ func TestRecovery(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping after recovery: got %v, want nil", err)
 	}
-	if got := logs.count("sessions unavailable"); got != 1 {
+	if got := logs.Count("sessions unavailable"); got != 1 {
 		t.Errorf(`"sessions unavailable" logged: got %d times, want 1`, got)
 	}
-	if got := logs.count("sessions available again"); got != 1 {
+	if got := logs.Count("sessions available again"); got != 1 {
 		t.Errorf(`"sessions available again" logged: got %d times, want 1`, got)
 	}
 }

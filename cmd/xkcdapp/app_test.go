@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,15 +9,16 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/xkcdapp/xkcdapp/logtest"
 )
 
 // testApp is run() serving on a loopback port, as main would run it.
 type testApp struct {
 	URL    string
-	logs   *logBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -33,7 +33,7 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	app := &testApp{logs: &logBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	app := &testApp{logs: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := run(ctx, []string{"xkcdapp", "serve"}, func(k string) string { return full[k] }, pw, pw)
 		pw.Close()
@@ -157,25 +157,5 @@ var noRedirects = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// logBuffer collects the app's log lines safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Contains reports whether any log line contains s.
-func (b *logBuffer) Contains(s string) bool { return strings.Contains(b.String(), s) }
-
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }

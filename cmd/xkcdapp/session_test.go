@@ -16,6 +16,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/xkcdapp/xkcdapp/logtest"
 	"github.com/xkcdapp/xkcdapp/session/sessiontest"
 	"github.com/xkcdapp/xkcdapp/xkcd/xkcdtest"
 )
@@ -323,7 +324,7 @@ func TestSessionsRedisOutage(t *testing.T) {
 
 // countLogs is how many of the app's log lines have a message starting
 // with prefix.
-func countLogs(logs *logBuffer, prefix string) int {
+func countLogs(logs *logtest.Buffer, prefix string) int {
 	n := 0
 	for line := range strings.Lines(logs.String()) {
 		var entry struct{ Msg string }
